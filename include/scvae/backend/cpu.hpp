@@ -1,0 +1,303 @@
+#pragma once
+// The CPU backend: Eigen GEMMs (threaded through OpenMP) and plain loops for everything else.
+//
+// A backend is a type with static member templates over the scalar T; models and layers are
+// written against this set of operations only (see docs/architecture.md, "The backend trait").
+// Memory: Buffer<T> owns storage, data(buf) gives the raw pointer that views wrap. All matrices
+// are column-major [features x batch]. Activation gradients overwrite (=), parameter gradients
+// accumulate (+=), as in llm.c.
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "../core/error.hpp"
+#include "../core/random.hpp"
+#include "../core/view.hpp"
+
+namespace scvae {
+
+struct CpuBackend {
+  static constexpr const char* name = "cpu";
+  template <class T>
+  using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
+
+  template <class T>
+  using EMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+  template <class T>
+  using Map = Eigen::Map<EMat<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+  template <class T>
+  using CMap = Eigen::Map<const EMat<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+  template <class T>
+  static Map<T> map(MatrixView<T> m) { return Map<T>(m.data, m.rows, m.cols, Eigen::OuterStride<>(m.ld)); }
+  template <class T>
+  static CMap<T> map(MatrixView<const T> m) { return CMap<T>(m.data, m.rows, m.cols, Eigen::OuterStride<>(m.ld)); }
+
+  // ---- threads and memory -------------------------------------------------------------------
+  static void set_threads(int n) {
+    if (n <= 0) return;
+    Eigen::setNbThreads(n);
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+  }
+  static int threads() { return Eigen::nbThreads(); }
+  template <class T>
+  static Buffer<T> allocate(Index n) { return Buffer<T>(static_cast<std::size_t>(n)); }
+  template <class T>
+  static T* data(Buffer<T>& b) { return b.data(); }
+  template <class T>
+  static const T* data(const Buffer<T>& b) { return b.data(); }
+  // Host <-> backend transfers (identity copies on the CPU).
+  template <class T>
+  static void upload(VectorView<T> dst, const T* host) { std::copy(host, host + dst.size, dst.data); }
+  template <class T>
+  static void download(T* host, VectorView<const T> src) { std::copy(src.data, src.data + src.size, host); }
+
+  template <class T>
+  static void fill(VectorView<T> v, T value) { std::fill(v.data, v.data + v.size, value); }
+  template <class T>
+  static void fill(MatrixView<T> m, T value) {
+    for (Index j = 0; j < m.cols; ++j) std::fill(&m(0, j), &m(0, j) + m.rows, value);
+  }
+  template <class T>
+  static void copy(MatrixView<const T> src, MatrixView<T> dst) { map(dst) = map(src); }
+
+  // ---- dense linear algebra -----------------------------------------------------------------
+  // C = alpha * op(A) * op(B) + beta * C.
+  template <class T>
+  static void gemm(bool trans_a, bool trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
+                   MatrixView<T> c) {
+    auto C = map(c);
+    if (beta == T(0)) C.setZero();
+    else if (beta != T(1)) C *= beta;
+    auto A = map(a);
+    auto Bm = map(b);
+    if (!trans_a && !trans_b) C.noalias() += alpha * A * Bm;
+    else if (trans_a && !trans_b) C.noalias() += alpha * A.transpose() * Bm;
+    else if (!trans_a && trans_b) C.noalias() += alpha * A * Bm.transpose();
+    else C.noalias() += alpha * A.transpose() * Bm.transpose();
+  }
+
+  // C [M x N] = alpha * W [M x G] * X [G x N] (sparse) + beta * C. Touches only W's columns of
+  // genes that are non-zero in the batch: cost M * nnz instead of M * G * N.
+  template <class T>
+  static void spmm(T alpha, MatrixView<const T> w, CscView<float> x, T beta, MatrixView<T> c) {
+    const Index M = w.rows;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (x.cols > 1 && x.nnz() * M > 200000)
+#endif
+    for (Index n = 0; n < x.cols; ++n) {
+      T* cn = &c(0, n);
+      if (beta == T(0)) std::fill(cn, cn + M, T(0));
+      else for (Index i = 0; i < M; ++i) cn[i] *= beta;
+      for (std::int64_t k = x.ptr[n]; k < x.ptr[n + 1]; ++k) {
+        const T v = alpha * static_cast<T>(x.val[k]);
+        const T* wg = &w(0, x.idx[k]);
+        for (Index i = 0; i < M; ++i) cn[i] += v * wg[i];
+      }
+    }
+  }
+  // dW [M x G] += alpha * dC [M x N] * X^T (X [G x N] sparse). Threads split W's rows, so no
+  // two threads write the same element and the result does not depend on the thread count.
+  template <class T>
+  static void spmm_grad(T alpha, MatrixView<const T> dc, CscView<float> x, MatrixView<T> dw) {
+    const Index M = dw.rows;
+#ifdef _OPENMP
+    const int nt = (x.nnz() * M > 200000) ? omp_get_max_threads() : 1;
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), T_ = omp_get_num_threads();
+#else
+    {
+      const int t = 0, T_ = 1;
+#endif
+      const Index r0 = M * t / T_, r1 = M * (t + 1) / T_;
+      for (Index n = 0; n < x.cols; ++n) {
+        const T* dcn = &dc(0, n);
+        for (std::int64_t k = x.ptr[n]; k < x.ptr[n + 1]; ++k) {
+          const T v = alpha * static_cast<T>(x.val[k]);
+          T* dwg = &dw(0, x.idx[k]);
+          for (Index i = r0; i < r1; ++i) dwg[i] += v * dcn[i];
+        }
+      }
+    }
+  }
+  // C[:, j] += b for every column j.
+  template <class T>
+  static void add_bias(MatrixView<T> c, VectorView<const T> b) {
+    for (Index j = 0; j < c.cols; ++j) {
+      T* cj = &c(0, j);
+      for (Index i = 0; i < c.rows; ++i) cj[i] += b[i];
+    }
+  }
+  // db += row sums of dC.
+  template <class T>
+  static void bias_grad(MatrixView<const T> dc, VectorView<T> db) {
+    for (Index j = 0; j < dc.cols; ++j) {
+      const T* cj = &dc(0, j);
+      for (Index i = 0; i < dc.rows; ++i) db[i] += cj[i];
+    }
+  }
+
+  // ---- elementwise activations --------------------------------------------------------------
+  template <class T, class F>
+  static void map2(MatrixView<T> out, MatrixView<const T> in, F f) {
+    for (Index j = 0; j < out.cols; ++j)
+      for (Index i = 0; i < out.rows; ++i) out(i, j) = f(in(i, j));
+  }
+  template <class T, class F>
+  static void map3(MatrixView<T> out, MatrixView<const T> a, MatrixView<const T> b, F f) {
+    for (Index j = 0; j < out.cols; ++j)
+      for (Index i = 0; i < out.rows; ++i) out(i, j) = f(a(i, j), b(i, j));
+  }
+  template <class T>
+  static void relu_forward(MatrixView<T> out, MatrixView<const T> in) {
+    map2(out, in, [](T v) { return v > T(0) ? v : T(0); });
+  }
+  // d_in = d_out * [in > 0]; d_in may alias d_out.
+  template <class T>
+  static void relu_backward(MatrixView<T> d_in, MatrixView<const T> d_out, MatrixView<const T> in) {
+    map3(d_in, d_out, in, [](T g, T v) { return v > T(0) ? g : T(0); });
+  }
+  template <class T>
+  static void softplus_forward(MatrixView<T> out, MatrixView<const T> in) {
+    map2(out, in, [](T v) { return v > T(0) ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)); });
+  }
+  template <class T>
+  static void softplus_backward(MatrixView<T> d_in, MatrixView<const T> d_out, MatrixView<const T> in) {
+    map3(d_in, d_out, in, [](T g, T v) { return g / (T(1) + std::exp(-v)); });
+  }
+  // Inverted dropout: mask holds 0 or 1/(1-p), drawn here; out = in * mask.
+  template <class T>
+  static void dropout_mask(MatrixView<T> mask, T p, Rng& rng) {
+    const T keep = T(1) / (T(1) - p);
+    for (Index j = 0; j < mask.cols; ++j)
+      for (Index i = 0; i < mask.rows; ++i) mask(i, j) = rng.uniform() < double(p) ? T(0) : keep;
+  }
+  template <class T>
+  static void multiply(MatrixView<T> out, MatrixView<const T> a, MatrixView<const T> b) {
+    map3(out, a, b, [](T x, T y) { return x * y; });
+  }
+
+  // ---- batch normalisation (per feature = row, over the batch = columns) ---------------------
+  // Training: y = gamma * xhat + beta, xhat = (x - mean) * inv_std with batch statistics;
+  // running statistics move by `momentum` (unbiased variance, as PyTorch). gamma may be empty
+  // (scVAE's "center, no scale").
+  template <class T>
+  static void batch_norm_forward_train(MatrixView<T> y, MatrixView<T> xhat, VectorView<T> mean, VectorView<T> inv_std,
+                                       MatrixView<const T> x, VectorView<const T> gamma, VectorView<const T> beta,
+                                       VectorView<T> running_mean, VectorView<T> running_var, T eps, T momentum) {
+    const Index F = x.rows, N = x.cols;
+    for (Index i = 0; i < F; ++i) {
+      T s = 0;
+      for (Index j = 0; j < N; ++j) s += x(i, j);
+      const T mu = s / T(N);
+      T ss = 0;
+      for (Index j = 0; j < N; ++j) ss += (x(i, j) - mu) * (x(i, j) - mu);
+      const T var = ss / T(N);
+      mean[i] = mu;
+      inv_std[i] = T(1) / std::sqrt(var + eps);
+      if (running_mean.size) {
+        const T unbiased = N > 1 ? ss / T(N - 1) : var;
+        running_mean[i] = (T(1) - momentum) * running_mean[i] + momentum * mu;
+        running_var[i] = (T(1) - momentum) * running_var[i] + momentum * unbiased;
+      }
+    }
+    for (Index j = 0; j < N; ++j)
+      for (Index i = 0; i < F; ++i) {
+        const T h = (x(i, j) - mean[i]) * inv_std[i];
+        xhat(i, j) = h;
+        y(i, j) = (gamma.size ? gamma[i] * h : h) + beta[i];
+      }
+  }
+  template <class T>
+  static void batch_norm_forward_eval(MatrixView<T> y, MatrixView<const T> x, VectorView<const T> gamma,
+                                      VectorView<const T> beta, VectorView<const T> running_mean,
+                                      VectorView<const T> running_var, T eps) {
+    for (Index j = 0; j < x.cols; ++j)
+      for (Index i = 0; i < x.rows; ++i) {
+        const T h = (x(i, j) - running_mean[i]) / std::sqrt(running_var[i] + eps);
+        y(i, j) = (gamma.size ? gamma[i] * h : h) + beta[i];
+      }
+  }
+  // dx = inv_std / N * (N * g - sum(g) - xhat * sum(g * xhat)), g = dy * gamma.
+  template <class T>
+  static void batch_norm_backward(MatrixView<T> dx, VectorView<T> dgamma, VectorView<T> dbeta, MatrixView<const T> dy,
+                                  MatrixView<const T> xhat, VectorView<const T> inv_std, VectorView<const T> gamma) {
+    const Index F = dy.rows, N = dy.cols;
+    for (Index i = 0; i < F; ++i) {
+      T sg = 0, sgx = 0, sdy = 0, sdyx = 0;
+      const T gm = gamma.size ? gamma[i] : T(1);
+      for (Index j = 0; j < N; ++j) {
+        sdy += dy(i, j);
+        sdyx += dy(i, j) * xhat(i, j);
+      }
+      sg = gm * sdy;
+      sgx = gm * sdyx;
+      dbeta[i] += sdy;
+      if (dgamma.size) dgamma[i] += sdyx;
+      const T k = inv_std[i] / T(N);
+      for (Index j = 0; j < N; ++j) dx(i, j) = k * (T(N) * gm * dy(i, j) - sg - xhat(i, j) * sgx);
+    }
+  }
+
+  // ---- random numbers ----------------------------------------------------------------------
+  template <class T>
+  static void random_normal(MatrixView<T> out, Rng& rng) {
+    for (Index j = 0; j < out.cols; ++j)
+      for (Index i = 0; i < out.rows; ++i) out(i, j) = static_cast<T>(rng.normal());
+  }
+
+  // ---- reductions and optimiser support ----------------------------------------------------
+  template <class T>
+  static T sum(VectorView<const T> v) {
+    T s = 0;
+    for (Index i = 0; i < v.size; ++i) s += v[i];
+    return s;
+  }
+  template <class T>
+  static double sum_squares(VectorView<const T> v) {
+    double s = 0;
+    for (Index i = 0; i < v.size; ++i) s += double(v[i]) * double(v[i]);
+    return s;
+  }
+  template <class T>
+  static bool all_finite(VectorView<const T> v) {
+    bool ok = true;
+    for (Index i = 0; i < v.size; ++i) ok &= std::isfinite(v[i]);
+    return ok;
+  }
+  template <class T>
+  static void scale(VectorView<T> v, T a) {
+    for (Index i = 0; i < v.size; ++i) v[i] *= a;
+  }
+  template <class T>
+  static void clamp(VectorView<T> v, T lo, T hi) {
+    for (Index i = 0; i < v.size; ++i) v[i] = std::min(hi, std::max(lo, v[i]));
+  }
+  // One Adam step over the whole arena. weight_decay is added to the gradient (L2, as
+  // torch.optim.Adam) unless decoupled (AdamW).
+  template <class T>
+  static void adam_step(VectorView<T> p, VectorView<const T> g, VectorView<T> m, VectorView<T> v, T lr, T beta1,
+                        T beta2, T eps, T weight_decay, bool decoupled, long step) {
+    const T bc1 = T(1) - std::pow(beta1, T(step));
+    const T bc2 = T(1) - std::pow(beta2, T(step));
+    const T step_size = lr / bc1;
+    const T inv_sqrt_bc2 = T(1) / std::sqrt(bc2);
+    for (Index i = 0; i < p.size; ++i) {
+      T gi = g[i];
+      if (!decoupled) gi += weight_decay * p[i];
+      m[i] = beta1 * m[i] + (T(1) - beta1) * gi;
+      v[i] = beta2 * v[i] + (T(1) - beta2) * gi * gi;
+      T upd = step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+      if (decoupled) upd += lr * weight_decay * p[i];
+      p[i] -= upd;
+    }
+  }
+};
+
+}  // namespace scvae

@@ -1,0 +1,63 @@
+#pragma once
+// Fully connected layer: y [out x N] = W [out x in] * x [in x N] + b [out].
+// forward / backward side by side; the input x is the cache (no hidden state).
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "../core/arena.hpp"
+#include "../core/random.hpp"
+
+namespace scvae {
+
+struct Dense {
+  Index in = 0, out = 0;
+  SlotId w = -1, b = -1;
+
+  static Dense create(ArenaLayout& layout, const std::string& name, Index in, Index out) {
+    Dense d;
+    d.in = in;
+    d.out = out;
+    d.w = layout.add_param(name + ".weight", out, in);
+    d.b = layout.add_param(name + ".bias", out, 1);
+    return d;
+  }
+
+  // Glorot-uniform weights, zero bias (scVAE / TensorFlow default).
+  template <class B, class T>
+  void init(Arena<B, T>& a, Rng& rng) const {
+    const double limit = std::sqrt(6.0 / double(in + out));
+    std::vector<T> host(static_cast<std::size_t>(in * out));
+    for (auto& v : host) v = static_cast<T>((2.0 * rng.uniform() - 1.0) * limit);
+    B::template upload<T>(a.param_vec(w), host.data());
+    B::template fill<T>(a.param_vec(b), T(0));
+  }
+
+  template <class B, class T>
+  void forward(const Arena<B, T>& a, MatrixView<T> y /*[out x N]*/, MatrixView<const T> x /*[in x N]*/) const {
+    B::template gemm<T>(false, false, T(1), a.param(w), x, T(0), y);
+    B::template add_bias<T>(y, a.param_vec(b));
+  }
+  // Sparse input (the counts): only the weight columns of non-zero genes are read.
+  template <class B, class T>
+  void forward(const Arena<B, T>& a, MatrixView<T> y /*[out x N]*/, CscView<float> x /*[in x N]*/) const {
+    B::template spmm<T>(T(1), a.param(w), x, T(0), y);
+    B::template add_bias<T>(y, a.param_vec(b));
+  }
+
+  // dW += dy x^T, db += sum_n dy, dx = W^T dy (skipped when dx.data is null).
+  template <class B, class T>
+  void backward(Arena<B, T>& a, MatrixView<T> dx /*[in x N]*/, MatrixView<const T> dy /*[out x N]*/,
+                MatrixView<const T> x /*[in x N]*/) const {
+    B::template gemm<T>(false, true, T(1), dy, x, T(1), a.grad(w));
+    B::template bias_grad<T>(dy, a.grad_vec(b));
+    if (dx.data) B::template gemm<T>(true, false, T(1), MatrixView<const T>(a.param(w)), dy, T(0), dx);
+  }
+  template <class B, class T>
+  void backward(Arena<B, T>& a, MatrixView<const T> dy /*[out x N]*/, CscView<float> x /*[in x N]*/) const {
+    B::template spmm_grad<T>(T(1), dy, x, a.grad(w));
+    B::template bias_grad<T>(dy, a.grad_vec(b));
+  }
+};
+
+}  // namespace scvae
