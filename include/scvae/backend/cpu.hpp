@@ -17,6 +17,8 @@
 #include "../core/error.hpp"
 #include "../core/random.hpp"
 #include "../core/view.hpp"
+#include "../distributions/likelihood.hpp"
+#include "../inference/gaussian.hpp"
 
 namespace scvae {
 
@@ -297,6 +299,66 @@ struct CpuBackend {
       if (decoupled) upd += lr * weight_decay * p[i];
       p[i] -= upd;
     }
+  }
+
+  // ---- Gaussian latent (see inference/gaussian.hpp for the formulas) -------------------------
+  // z [Z x N] = mu + exp(lv/2) eps, kl [N] = KL(q || N(0, I)) per cell; head [2Z x N].
+  template <class T>
+  static void gaussian_latent_forward(MatrixView<T> z, VectorView<T> kl, MatrixView<const T> head,
+                                      MatrixView<const T> eps, LatentClamp c) {
+    const Index Z = z.rows;
+    for (Index j = 0; j < z.cols; ++j) {
+      T k = 0;
+      for (Index i = 0; i < Z; ++i) {
+        const T mu = head(i, j), lv = gaussian::clamp_lv(head(Z + i, j), T(c.lv_min), T(c.lv_max));
+        z(i, j) = mu + std::exp(T(0.5) * lv) * eps(i, j);
+        k += gaussian::kl_std_normal(mu, lv);
+      }
+      if (kl.data) kl[j] = k;
+    }
+  }
+  // d_head [2Z x N] (overwritten) from dz = dL/dz [Z x N] and the KL's weight in the loss, kl_scale.
+  template <class T>
+  static void gaussian_latent_backward(MatrixView<T> d_head, MatrixView<const T> dz, MatrixView<const T> head,
+                                       MatrixView<const T> eps, T kl_scale, LatentClamp c) {
+    const Index Z = dz.rows;
+    for (Index j = 0; j < dz.cols; ++j)
+      for (Index i = 0; i < Z; ++i) {
+        const T mu = head(i, j), raw = head(Z + i, j);
+        const T lv = gaussian::clamp_lv(raw, T(c.lv_min), T(c.lv_max));
+        const T s = std::exp(T(0.5) * lv);
+        d_head(i, j) = dz(i, j) + kl_scale * mu;
+        d_head(Z + i, j) = gaussian::lv_active(raw, T(c.lv_min), T(c.lv_max))
+                               ? dz(i, j) * eps(i, j) * T(0.5) * s + kl_scale * T(0.5) * (s * s - T(1))
+                               : T(0);
+      }
+  }
+  // out[j] = sum_i log N(z_ij; 0, 1) - log q(z_ij | x_j): the importance weight's latent part.
+  template <class T>
+  static void gaussian_log_weight(VectorView<T> out, MatrixView<const T> z, MatrixView<const T> head,
+                                  MatrixView<const T> eps, LatentClamp c) {
+    const Index Z = z.rows;
+    for (Index j = 0; j < z.cols; ++j) {
+      T s = 0;
+      for (Index i = 0; i < Z; ++i)
+        s += gaussian::log_prior_minus_log_q(z(i, j), eps(i, j), gaussian::clamp_lv(head(Z + i, j), T(c.lv_min), T(c.lv_max)));
+      out[j] = s;
+    }
+  }
+
+  // ---- count likelihood heads (distributions/likelihood.hpp holds the fused CPU pass) --------
+  template <class T>
+  static void likelihood_forward_backward(const LikelihoodSpec& spec, MatrixView<const T> heads,
+                                          VectorView<const T> gene_log_theta, CscView<float> counts,
+                                          VectorView<const T> cell_weight, VectorView<T> log_px,
+                                          MatrixView<T> d_heads, VectorView<T> d_gene_log_theta) {
+    scvae::likelihood_forward_backward<T>(spec, heads, gene_log_theta, counts, cell_weight, log_px, d_heads,
+                                          d_gene_log_theta);
+  }
+  template <class T>
+  static void likelihood_mean_variance(const LikelihoodSpec& spec, MatrixView<const T> heads,
+                                       VectorView<const T> gene_log_theta, MatrixView<T> mean, MatrixView<T> variance) {
+    scvae::mean_variance<T>(spec, heads, gene_log_theta, mean, variance);
   }
 };
 

@@ -1,0 +1,123 @@
+#pragma once
+// The shared decoder p(x | z): an MLP on z, then ONE dense layer producing every per-gene,
+// per-cell head of the likelihood stacked as [P*G x N] (one GEMM), then the fused likelihood
+// pass. Per-gene dispersion (scvi-tools) is a parameter vector [G]. Used by the VAE and, on
+// K*N columns at once, by the GMVAE.
+#include <string>
+#include <vector>
+
+#include "../distributions/likelihood.hpp"
+#include "../layers/mlp.hpp"
+
+namespace scvae {
+
+template <class T>
+struct DecoderCache {
+  MlpCache<T> mlp;
+  MatrixView<T> heads;     // [P*G x Nmax] head pre-activations
+  MatrixView<T> d_heads;   // [P*G x Nmax]
+  VectorView<T> log_px;    // [Nmax] per-cell log p(x | z)
+  VectorView<T> weight;    // [Nmax] per-cell gradient weight of log p(x | z)
+};
+
+struct CountDecoder {
+  LikelihoodSpec likelihood;
+  Index genes = 0, latent = 0;
+  Mlp mlp;
+  Dense out;
+  SlotId gene_log_theta = -1;
+
+  static CountDecoder create(ArenaLayout& layout, const std::string& name, Index latent, const MlpOptions& opt,
+                             Index genes, LikelihoodSpec lik) {
+    CountDecoder d;
+    d.likelihood = lik;
+    d.genes = genes;
+    d.latent = latent;
+    d.mlp = Mlp::create(layout, name, latent, opt);
+    d.out = Dense::create(layout, name + ".heads", d.mlp.out(), n_heads(lik) * genes);
+    if (has_gene_dispersion(lik)) d.gene_log_theta = layout.add_param(name + ".gene_log_theta", genes, 1);
+    return d;
+  }
+  Index n_head_rows() const { return out.out; }
+
+  template <class B, class T>
+  void init(Arena<B, T>& a, Rng& rng) const {
+    mlp.init(a, rng);
+    out.init(a, rng);
+    if (gene_log_theta >= 0) B::template fill<T>(a.param_vec(gene_log_theta), T(0));
+  }
+  // Starts the log-mean head at log(mean count per gene), so training does not spend its first
+  // epochs learning each gene's scale. gene_mean: [G] on the host.
+  template <class B, class T>
+  void init_mean_bias(Arena<B, T>& a, const std::vector<double>& gene_mean) const {
+    SCVAE_CHECK(static_cast<Index>(gene_mean.size()) == genes, "init_mean_bias: one mean per gene expected");
+    std::vector<T> bias(static_cast<std::size_t>(out.out), T(0));
+    for (Index g = 0; g < genes; ++g) bias[g] = static_cast<T>(std::log(std::max(gene_mean[g], 1e-4)));
+    B::template upload<T>(a.param_vec(out.b), bias.data());
+  }
+
+  template <class B, class T>
+  DecoderCache<T> make_cache(Workspace<B, T>& ws, Index max_n) const {
+    DecoderCache<T> c;
+    c.mlp = mlp.make_cache(ws, max_n);
+    c.heads = ws.matrix(out.out, max_n);
+    c.d_heads = ws.matrix(out.out, max_n);
+    c.log_px = ws.vector(max_n);
+    c.weight = ws.vector(max_n);
+    return c;
+  }
+  template <class B, class T>
+  VectorView<const T> theta_vec(const Arena<B, T>& a) const {
+    return gene_log_theta >= 0 ? a.param_vec(gene_log_theta) : VectorView<const T>{};
+  }
+
+  // heads[:, :n] from z [Z x n].
+  template <class B, class T>
+  void forward(Arena<B, T>& a, const DecoderCache<T>& c, MatrixView<const T> z, Mode mode, Rng& rng) const {
+    mlp.forward(a, c.mlp, z, mode, rng);
+    out.forward(a, c.heads.col_block(0, z.cols), MatrixView<const T>(c.mlp.output(z.cols)));
+  }
+  // log_px[col0 : col0+n] for the head columns [col0, col0+n) against counts [G x n]; with
+  // grad, d_heads of those columns gets weight[j] * d log p / d heads and the per-gene
+  // dispersion gradient accumulates.
+  template <class B, class T>
+  void log_likelihood(Arena<B, T>& a, const DecoderCache<T>& c, Index col0, CscView<float> counts, bool grad) const {
+    const Index n = counts.cols;
+    VectorView<T> dtheta = (grad && gene_log_theta >= 0) ? a.grad_vec(gene_log_theta) : VectorView<T>{};
+    MatrixView<T> dh = grad ? c.d_heads.col_block(col0, n) : MatrixView<T>{};
+    B::template likelihood_forward_backward<T>(likelihood, MatrixView<const T>(c.heads.col_block(col0, n)),
+                                               theta_vec(a), counts, VectorView<const T>(c.weight.segment(col0, n)),
+                                               c.log_px.segment(col0, n), dh, dtheta);
+  }
+  // From d_heads[:, :n] to dz [Z x n]; parameter gradients accumulate.
+  template <class B, class T>
+  void backward(Arena<B, T>& a, const DecoderCache<T>& c, MatrixView<const T> z, MatrixView<T> dz, Mode mode) const {
+    const Index n = z.cols;
+    out.backward(a, c.mlp.d_output(n), MatrixView<const T>(c.d_heads.col_block(0, n)),
+                 MatrixView<const T>(c.mlp.output(n)));
+    mlp.backward(a, c.mlp, z, dz, mode);
+  }
+};
+
+// Mean and variance of p(x | heads[:, :n]) copied to host arrays [G x n] (either may be null).
+template <class B, class T>
+void likelihood_moments_to_host(const CountDecoder& d, const Arena<B, T>& a, const DecoderCache<T>& c, Index n,
+                                double* mean, double* variance) {
+  const Index G = d.genes;
+  auto mbuf = B::template allocate<T>(mean ? G * n : 0), vbuf = B::template allocate<T>(variance ? G * n : 0);
+  MatrixView<T> mv = mean ? MatrixView<T>(B::data(mbuf), G, n) : MatrixView<T>{};
+  MatrixView<T> vv = variance ? MatrixView<T>(B::data(vbuf), G, n) : MatrixView<T>{};
+  B::template likelihood_mean_variance<T>(d.likelihood, MatrixView<const T>(c.heads.col_block(0, n)), d.theta_vec(a), mv,
+                                          vv);
+  std::vector<T> host(static_cast<std::size_t>(G * n));
+  if (mean) {
+    B::template download<T>(host.data(), VectorView<const T>{B::data(mbuf), G * n});
+    for (Index i = 0; i < G * n; ++i) mean[i] = double(host[i]);
+  }
+  if (variance) {
+    B::template download<T>(host.data(), VectorView<const T>{B::data(vbuf), G * n});
+    for (Index i = 0; i < G * n; ++i) variance[i] = double(host[i]);
+  }
+}
+
+}  // namespace scvae

@@ -1,0 +1,234 @@
+#pragma once
+// Minibatch training for any model with the VAE/GMVAE interface (forward_backward, evaluate,
+// arena, init_mean_bias): seeded shuffling, KL warm-up, Adam, per-epoch train and validation
+// metrics, checkpoints (last and best), early stopping, divergence detection, progress callbacks.
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "../data/csr_matrix.hpp"
+#include "../io/checkpoint.hpp"
+#include "../models/step_stats.hpp"
+#include "../optim/adam.hpp"
+
+namespace scvae {
+
+struct SplitMetrics {
+  double elbo = NAN, log_likelihood = NAN, kl = NAN;  // means per cell
+  Index cells = 0;
+};
+
+struct EpochMetrics {
+  int epoch = 0;  // 1-based
+  double kl_weight = 1;
+  SplitMetrics train, validation;
+  bool has_validation = false;
+  double seconds = 0;  // wall time of the epoch's training pass
+  double grad_norm = 0;
+};
+
+struct BatchProgress {
+  int epoch = 0, epochs = 0;
+  Index batch = 0, batches = 0;
+  double running_elbo = 0;  // mean per cell so far this epoch
+  double seconds = 0;       // since the epoch started
+};
+
+struct TrainOptions {
+  int epochs = 200;
+  Index batch_size = 100;
+  int kl_warmup_epochs = 0;  // KL weight = min(epoch / w, 1) for the 0-based epoch (scVAE); 0 = off
+  std::uint64_t seed = 0;
+  AdamOptions adam{};
+  bool init_mean_bias = true;     // start the log-mean head at log(gene mean)
+  std::string checkpoint_dir;     // if set: last.ckpt every epoch, best.ckpt at best validation ELBO
+  int early_stopping_patience = 0;  // stop after this many epochs without a better validation ELBO; 0 = off
+  std::function<void(const EpochMetrics&)> on_epoch;
+  std::function<void(const BatchProgress&)> on_batch;
+  std::function<bool()> should_stop;  // polled between batches (e.g. Ctrl-C)
+
+  void validate() const {
+    SCVAE_CHECK(epochs >= 0, "TrainOptions.epochs must be non-negative");
+    SCVAE_CHECK(batch_size > 0, "TrainOptions.batch_size must be positive");
+    SCVAE_CHECK(kl_warmup_epochs >= 0, "TrainOptions.kl_warmup_epochs must be non-negative");
+    SCVAE_CHECK(early_stopping_patience >= 0, "TrainOptions.early_stopping_patience must be non-negative");
+    adam.validate();
+  }
+  double kl_weight(int epoch0) const {
+    return kl_warmup_epochs > 0 ? std::min(1.0, double(epoch0) / double(kl_warmup_epochs)) : 1.0;
+  }
+};
+
+struct TrainResult {
+  std::vector<EpochMetrics> history;
+  int best_epoch = 0;
+  double best_validation_elbo = -std::numeric_limits<double>::infinity();
+  bool stopped_early = false;
+  bool interrupted = false;
+};
+
+inline std::vector<Index> all_rows(const CsrMatrix& m) {
+  std::vector<Index> r(static_cast<std::size_t>(m.n_rows));
+  for (Index i = 0; i < m.n_rows; ++i) r[i] = i;
+  return r;
+}
+
+template <class Model>
+class Trainer {
+ public:
+  using B = typename Model::Backend;
+  using T = typename Model::Scalar;
+
+  Trainer(Model& model, TrainOptions opt)
+      : model_(model), opt_(std::move(opt)), adam_((opt_.validate(), model.arena().layout().param_size), opt_.adam) {}
+
+  Adam<B, T>& optimizer() { return adam_; }
+  const TrainOptions& options() const { return opt_; }
+  int epochs_done() const { return epochs_done_; }
+
+  // Trains on data's train_rows, validating on validation_rows (may be empty).
+  TrainResult fit(const CsrMatrix& data, const std::vector<Index>& train_rows,
+                  const std::vector<Index>& validation_rows = {}) {
+    SCVAE_CHECK(!train_rows.empty(), "Trainer: no training cells");
+    SCVAE_CHECK(opt_.batch_size <= model_.max_batch(), "Trainer: batch_size exceeds the model's max_batch");
+    check_rows(data, train_rows, "training");
+    check_rows(data, validation_rows, "validation");
+    const Index bs = std::min<Index>(opt_.batch_size, static_cast<Index>(train_rows.size()));
+    batch_.reserve(bs, max_batch_nnz(data, bs));
+    if (opt_.init_mean_bias && epochs_done_ == 0) model_.init_mean_bias(gene_means(data, train_rows));
+
+    TrainResult res;
+    Rng shuffle_rng(opt_.seed ^ 0x5348554646ULL), noise_rng(opt_.seed ^ 0x4e4f495345ULL);
+    std::vector<Index> order(train_rows);
+    int since_best = 0;
+    const Index n_batches = (static_cast<Index>(order.size()) + bs - 1) / bs;
+    for (int e = 0; e < opt_.epochs; ++e) {
+      const int epoch0 = epochs_done_;
+      EpochMetrics m;
+      m.epoch = epoch0 + 1;
+      m.kl_weight = opt_.kl_weight(epoch0);
+      shuffle(order.begin(), order.end(), shuffle_rng);
+      StepStats acc;
+      const auto t0 = std::chrono::steady_clock::now();
+      for (Index b = 0; b < n_batches; ++b) {
+        if (opt_.should_stop && opt_.should_stop()) {
+          res.interrupted = true;
+          return res;
+        }
+        const Index start = b * bs, n = std::min<Index>(bs, static_cast<Index>(order.size()) - start);
+        gather_batch(data, order.data() + start, n, model_.config().input_transform, batch_);
+        model_.arena().zero_grads();
+        const StepStats s = model_.forward_backward(batch_.input_view(), batch_.counts_view(), T(m.kl_weight), noise_rng);
+        if (!std::isfinite(s.loss) || !B::template all_finite<T>(VectorView<const T>(model_.arena().all_grads())))
+          diverged(m.epoch, b, s);
+        m.grad_norm = adam_.step(model_.arena());
+        acc += s;
+        if (opt_.on_batch) {
+          BatchProgress p;
+          p.epoch = m.epoch;
+          p.epochs = epoch0 - e + opt_.epochs;  // the last epoch of this fit()
+          p.batch = b + 1;
+          p.batches = n_batches;
+          p.running_elbo = acc.elbo / double(acc.n);
+          p.seconds = seconds_since(t0);
+          opt_.on_batch(p);
+        }
+      }
+      m.seconds = seconds_since(t0);
+      m.train = mean_of(acc);
+      if (!B::template all_finite<T>(VectorView<const T>(model_.arena().all_params())))
+        diverged(m.epoch, n_batches - 1, acc);
+      if (!validation_rows.empty()) {
+        m.validation = evaluate(data, validation_rows, opt_.seed + 7919 * static_cast<std::uint64_t>(m.epoch));
+        m.has_validation = true;
+      }
+      ++epochs_done_;
+      res.history.push_back(m);
+      const double score = m.has_validation ? m.validation.elbo : m.train.elbo;
+      const bool best = score > res.best_validation_elbo;
+      if (best) {
+        res.best_validation_elbo = score;
+        res.best_epoch = m.epoch;
+        since_best = 0;
+      } else {
+        ++since_best;
+      }
+      if (!opt_.checkpoint_dir.empty()) {
+        const std::string meta = "epoch=" + std::to_string(m.epoch) + "\nelbo=" + std::to_string(score) + "\n";
+        save_checkpoint(opt_.checkpoint_dir + "/last.ckpt", model_, &adam_, meta);
+        if (best) save_checkpoint(opt_.checkpoint_dir + "/best.ckpt", model_, &adam_, meta);
+      }
+      if (opt_.on_epoch) opt_.on_epoch(m);
+      if (opt_.early_stopping_patience > 0 && since_best >= opt_.early_stopping_patience) {
+        res.stopped_early = true;
+        break;
+      }
+    }
+    return res;
+  }
+
+  // Mean ELBO, log-likelihood and KL per cell over `rows`, in evaluation mode, one draw of z per
+  // cell from a generator seeded with `seed` (so repeated evaluations agree).
+  SplitMetrics evaluate(const CsrMatrix& data, const std::vector<Index>& rows, std::uint64_t seed) {
+    check_rows(data, rows, "evaluation");
+    const Index bs = model_.max_batch();
+    CscBatch batch;
+    Rng rng(seed);
+    StepStats acc;
+    for (std::size_t start = 0; start < rows.size(); start += static_cast<std::size_t>(bs)) {
+      const Index n = std::min<Index>(bs, static_cast<Index>(rows.size() - start));
+      gather_batch(data, rows.data() + start, n, model_.config().input_transform, batch);
+      acc += model_.evaluate(batch.input_view(), batch.counts_view(), rng);
+    }
+    return mean_of(acc);
+  }
+
+ private:
+  static SplitMetrics mean_of(const StepStats& s) {
+    SplitMetrics m;
+    m.cells = s.n;
+    if (s.n > 0) {
+      m.elbo = s.elbo / double(s.n);
+      m.log_likelihood = s.log_likelihood / double(s.n);
+      m.kl = s.kl / double(s.n);
+    }
+    return m;
+  }
+  static double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  void check_rows(const CsrMatrix& data, const std::vector<Index>& rows, const char* what) const {
+    SCVAE_CHECK(data.n_cols == model_.config().genes,
+                std::string("Trainer: data has ") + std::to_string(data.n_cols) + " genes, the model " +
+                    std::to_string(model_.config().genes));
+    for (Index r : rows)
+      SCVAE_CHECK(r >= 0 && r < data.n_rows, std::string("Trainer: ") + what + " row index out of range");
+  }
+  static std::vector<double> gene_means(const CsrMatrix& data, const std::vector<Index>& rows) {
+    std::vector<double> mean(static_cast<std::size_t>(data.n_cols), 0.0);
+    for (Index r : rows)
+      for (auto k = data.indptr[r]; k < data.indptr[r + 1]; ++k) mean[data.indices[k]] += data.values[k];
+    for (auto& v : mean) v /= double(rows.size());
+    return mean;
+  }
+  [[noreturn]] void diverged(int epoch, Index batch, const StepStats& s) const {
+    std::ostringstream o;
+    o << "scvae: training diverged at epoch " << epoch << ", batch " << batch + 1 << " (loss " << s.loss
+      << ", ELBO sum " << s.elbo << ", non-finite loss or gradient); the parameters are those of the last good step";
+    if (!opt_.checkpoint_dir.empty()) o << " and " << opt_.checkpoint_dir << "/last.ckpt holds the last good epoch";
+    o << ". Try a lower learning rate, gradient clipping (clip_value) or a longer KL warm-up.";
+    throw DivergenceError(o.str());
+  }
+
+  Model& model_;
+  TrainOptions opt_;
+  Adam<B, T> adam_;
+  CscBatch batch_;
+  int epochs_done_ = 0;
+};
+
+}  // namespace scvae
