@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/random.hpp"
 #include "../data/csr_matrix.hpp"
 #include "../io/checkpoint.hpp"
 #include "../models/step_stats.hpp"
