@@ -360,6 +360,127 @@ struct CpuBackend {
                                        VectorView<const T> gene_log_theta, MatrixView<T> mean, MatrixView<T> variance) {
     scvae::mean_variance<T>(spec, heads, gene_log_theta, mean, variance);
   }
+
+  // ---- Gaussian-mixture VAE (models/gmvae.hpp) ----------------------------------------------
+  // Columns are component-major: column k*N + j is cell j under component k.
+  // q [K x N] = softmax of logits per column, log_q its logarithm.
+  template <class T>
+  static void softmax_columns(MatrixView<T> q, MatrixView<T> log_q, MatrixView<const T> logits) {
+    for (Index j = 0; j < logits.cols; ++j) {
+      T m = logits(0, j);
+      for (Index k = 1; k < logits.rows; ++k) m = std::max(m, logits(k, j));
+      T s = 0;
+      for (Index k = 0; k < logits.rows; ++k) s += std::exp(logits(k, j) - m);
+      const T ls = m + std::log(s);
+      for (Index k = 0; k < logits.rows; ++k) {
+        log_q(k, j) = logits(k, j) - ls;
+        q(k, j) = std::exp(log_q(k, j));
+      }
+    }
+  }
+  // pre [H x K*N]: pre[:, k*N + j] = p[:, j] + wk[:, k] (the one-hot component input of q(z|x,k)).
+  template <class T>
+  static void broadcast_components(MatrixView<T> pre, MatrixView<const T> p, MatrixView<const T> wk) {
+    const Index N = p.cols, K = wk.cols, H = p.rows;
+    for (Index k = 0; k < K; ++k)
+      for (Index j = 0; j < N; ++j)
+        for (Index i = 0; i < H; ++i) pre(i, k * N + j) = p(i, j) + wk(i, k);
+  }
+  // dp [H x N] = sum_k d_pre[:, k*N + j] (overwritten); dwk[:, k] += sum_j d_pre[:, k*N + j].
+  template <class T>
+  static void reduce_components(MatrixView<T> dp, MatrixView<T> dwk, MatrixView<const T> d_pre) {
+    const Index N = dp.cols, K = dwk.cols, H = dp.rows;
+    fill(dp, T(0));
+    for (Index k = 0; k < K; ++k)
+      for (Index j = 0; j < N; ++j)
+        for (Index i = 0; i < H; ++i) {
+          dp(i, j) += d_pre(i, k * N + j);
+          dwk(i, k) += d_pre(i, k * N + j);
+        }
+  }
+  // w[k*N + j] = scale * q[k, j].
+  template <class T>
+  static void mixture_weights(VectorView<T> w, MatrixView<const T> q, T scale) {
+    const Index K = q.rows, N = q.cols;
+    for (Index k = 0; k < K; ++k)
+      for (Index j = 0; j < N; ++j) w[k * N + j] = scale * q(k, j);
+  }
+  // z = mu + e^{lv/2} eps and klz[c] = KL(N(mu, e^lv) || N(m_k, softplus(s_k))) per column c = k*N + j.
+  template <class T>
+  static void mixture_latent_forward(MatrixView<T> z, VectorView<T> klz, MatrixView<const T> head,
+                                     MatrixView<const T> eps, MatrixView<const T> prior_mean,
+                                     MatrixView<const T> prior_raw, Index n, LatentClamp c) {
+    const Index Z = z.rows;
+    for (Index col = 0; col < z.cols; ++col) {
+      const Index k = col / n;
+      T kl = 0;
+      for (Index i = 0; i < Z; ++i) {
+        const T mu = head(i, col), lv = gaussian::clamp_lv(head(Z + i, col), T(c.lv_min), T(c.lv_max));
+        z(i, col) = mu + std::exp(T(0.5) * lv) * eps(i, col);
+        kl += gaussian::kl_normal(mu, lv, prior_mean(i, k), std::log(gaussian::softplus_scalar(prior_raw(i, k))));
+      }
+      if (klz.data) klz[col] = kl;
+    }
+  }
+  // d_head overwritten; d_prior_mean, d_prior_raw accumulated; kl_scale[c] is d loss / d klz[c].
+  template <class T>
+  static void mixture_latent_backward(MatrixView<T> d_head, MatrixView<T> d_prior_mean, MatrixView<T> d_prior_raw,
+                                      MatrixView<const T> dz, MatrixView<const T> head, MatrixView<const T> eps,
+                                      MatrixView<const T> prior_mean, MatrixView<const T> prior_raw,
+                                      VectorView<const T> kl_scale, Index n, LatentClamp c) {
+    const Index Z = dz.rows;
+    for (Index col = 0; col < dz.cols; ++col) {
+      const Index k = col / n;
+      const T ks = kl_scale[col];
+      for (Index i = 0; i < Z; ++i) {
+        const T mu = head(i, col), raw = head(Z + i, col);
+        const T lv = gaussian::clamp_lv(raw, T(c.lv_min), T(c.lv_max));
+        const T s = prior_raw(i, k), plv = std::log(gaussian::softplus_scalar(s));
+        const T inv_pv = std::exp(-plv), d = mu - prior_mean(i, k), sd = std::exp(T(0.5) * lv);
+        d_head(i, col) = dz(i, col) + ks * d * inv_pv;
+        d_head(Z + i, col) = gaussian::lv_active(raw, T(c.lv_min), T(c.lv_max))
+                                 ? dz(i, col) * eps(i, col) * T(0.5) * sd + ks * T(0.5) * (sd * sd * inv_pv - T(1))
+                                 : T(0);
+        d_prior_mean(i, k) -= ks * d * inv_pv;
+        d_prior_raw(i, k) += ks * T(0.5) * (T(1) - (sd * sd + d * d) * inv_pv) * gaussian::dlog_softplus(s);
+      }
+    }
+  }
+  // The exact sum over components. Per cell j, with F_k = log p(x|z_k) - beta KLz_k:
+  //   ELBO_j(beta) = sum_k q_k F_k - beta sum_k q_k (log q_k - log pi_k)
+  // Outputs per cell (beta = 1 for the reported terms): ll = sum_k q_k log p(x|z_k),
+  // kl = sum_k q_k KLz_k + KL(q(y|x) || p(y)); d_logits = scale * d ELBO / d logits (overwritten);
+  // d_prior_logits += scale * d ELBO / d prior logits (skipped if empty). scale = -1/N for the loss.
+  template <class T>
+  static void mixture_combine(VectorView<T> ll, VectorView<T> kl, MatrixView<T> d_logits, VectorView<T> d_prior_logits,
+                              MatrixView<const T> q, MatrixView<const T> log_q, VectorView<const T> log_px,
+                              VectorView<const T> klz, VectorView<const T> log_prior, T beta, T scale) {
+    const Index K = q.rows, N = q.cols;
+    for (Index j = 0; j < N; ++j) {
+      T l = 0, kz = 0, ky = 0, mean_g = 0;
+      for (Index k = 0; k < K; ++k) {
+        const T qk = q(k, j);
+        const Index c = k * N + j;
+        l += qk * log_px[c];
+        kz += qk * klz[c];
+        if (qk > T(0)) ky += qk * (log_q(k, j) - log_prior[k]);
+      }
+      for (Index k = 0; k < K; ++k) {
+        const Index c = k * N + j;
+        mean_g += q(k, j) * (log_px[c] - beta * klz[c] - beta * (log_q(k, j) - log_prior[k]));
+      }
+      ll[j] = l;
+      kl[j] = kz + ky;
+      if (d_logits.data)
+        for (Index k = 0; k < K; ++k) {
+          const Index c = k * N + j;
+          const T g = log_px[c] - beta * klz[c] - beta * (log_q(k, j) - log_prior[k]);
+          d_logits(k, j) = scale * q(k, j) * (g - mean_g);
+        }
+      if (d_prior_logits.data)
+        for (Index k = 0; k < K; ++k) d_prior_logits[k] += scale * beta * (q(k, j) - std::exp(log_prior[k]));
+    }
+  }
 };
 
 }  // namespace scvae

@@ -35,5 +35,12 @@ SCVAE_INLINE T kl_normal(T mu, T lv, T m, T plv) {
 template <class T>
 SCVAE_INLINE T log_prior_minus_log_q(T z, T eps, T lv) { return T(0.5) * (eps * eps - z * z + lv); }
 
+// Prior variance v = softplus(s) (scVAE's learned component variances) and its log.
+template <class T>
+SCVAE_INLINE T softplus_scalar(T s) { return s > T(0) ? s + log1p(exp(-s)) : log1p(exp(s)); }
+// d log softplus(s) / ds = sigmoid(s) / softplus(s).
+template <class T>
+SCVAE_INLINE T dlog_softplus(T s) { return (T(1) / (T(1) + exp(-s))) / softplus_scalar(s); }
+
 }  // namespace gaussian
 }  // namespace scvae

@@ -1,0 +1,190 @@
+// The GMVAE: finite-difference check of the whole ELBO w.r.t. every parameter (double), the
+// K = 1 relation to the VAE, responsibilities, large K, importance sampling, checkpoints.
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include <scvae/gmvae.hpp>
+
+#include "fd_util.hpp"
+#include "test_util.hpp"
+
+using namespace scvae;
+using B = CpuBackend;
+
+namespace {
+
+CscBatch batch_of(const CsrMatrix& data) {
+  auto rows = all_rows(data);
+  CscBatch b;
+  gather_batch(data, rows.data(), data.n_rows, InputTransform::log1p, b);
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("GMVAE: gradient of the whole ELBO w.r.t. every parameter (finite differences, double)", "[gmvae][grad]") {
+  const Index G = 7, N = 4, K = 3;
+  auto data = scvae_test::random_counts(N, G, 12);
+  auto batch = batch_of(data);
+  struct Case {
+    LikelihoodSpec lik;
+    bool learn_prior;
+    double dropout;
+    const char* name;
+  } cases[] = {{{Likelihood::nb, Dispersion::gene}, false, 0.0, "nb gene, uniform p(y)"},
+               {{Likelihood::zinb, Dispersion::gene_cell}, true, 0.0, "zinb, learned p(y)"},
+               {{Likelihood::poisson, Dispersion::gene_cell}, true, 0.2, "poisson, learned p(y), dropout"},
+               {{Likelihood::zip, Dispersion::gene_cell}, false, 0.0, "zip, uniform p(y)"}};
+  for (const auto& c : cases) {
+    GmvaeConfig cfg;
+    cfg.genes = G;
+    cfg.hidden = {6, 5};
+    cfg.latent = 2;
+    cfg.components = K;
+    cfg.learn_prior_weights = c.learn_prior;
+    cfg.likelihood = c.lik;
+    cfg.dropout = c.dropout;
+    Gmvae<B, double> m(cfg, N, 3);
+    Rng perturb(4);
+    auto p = m.arena().all_params();
+    for (Index i = 0; i < p.size; ++i) p[i] += 0.1 * perturb.normal();
+    std::vector<double> eps(cfg.latent * K * N);
+    scvae_test::fill_normal(eps.data(), eps.size(), perturb);
+    const double beta = 0.6;
+    auto f = [&] {
+      Rng r(8);
+      m.arena().zero_grads();
+      return m.forward_backward(batch.input_view(), batch.counts_view(), beta, r,
+                                MatrixView<const double>(eps.data(), cfg.latent, K * N)).loss;
+    };
+    f();
+    std::vector<double> g(m.arena().all_grads().data, m.arena().all_grads().data + p.size);
+    auto rc = scvae_test::finite_difference(p.data, p.size, g, f);
+    scvae_test::report(std::string("GMVAE ELBO, ") + c.name, rc);
+    CHECK(rc.rel_error < 1e-6);
+    const auto& L = m.arena().layout();
+    for (std::size_t s = 0; s < L.params.size(); ++s) {
+      double ng = 0;
+      for (Index i = 0; i < L.params[s].size(); ++i) ng += std::fabs(g[L.params[s].offset + i]);
+      INFO(L.param_names[s]);
+      CHECK(ng > 0);
+    }
+  }
+}
+
+TEST_CASE("GMVAE with K = 1 equals the VAE when p(z|1) = N(0, I) and the component input is zero", "[gmvae]") {
+  // With one component q(y|x) = 1, KL_y = 0, and q(z|x,1) is the VAE encoder whose first-layer
+  // bias is b + W_k[:, 0]. Copying the VAE's parameters by name, with W_k = 0, m = 0 and
+  // softplus(s) = 1, both models compute the same ELBO on the same noise.
+  const Index G = 9, N = 6;
+  auto data = scvae_test::random_counts(N, G, 2);
+  auto batch = batch_of(data);
+  VaeConfig vc;
+  vc.genes = G;
+  vc.hidden = {8, 5};
+  vc.latent = 3;
+  vc.likelihood = {Likelihood::zinb, Dispersion::gene};
+  GmvaeConfig gc;
+  gc.genes = G;
+  gc.hidden = vc.hidden;
+  gc.latent = vc.latent;
+  gc.components = 1;
+  gc.likelihood = vc.likelihood;
+  Vae<B, double> vae(vc, N, 1);
+  Gmvae<B, double> gm(gc, N, 2);
+  const auto& vl = vae.arena().layout();
+  const auto& gl = gm.arena().layout();
+  std::map<std::string, SlotId> gslots;
+  for (std::size_t i = 0; i < gl.param_names.size(); ++i) gslots[gl.param_names[i]] = static_cast<SlotId>(i);
+  for (std::size_t i = 0; i < vl.param_names.size(); ++i) {
+    std::string name = vl.param_names[i];
+    if (name.rfind("encoder.", 0) == 0) name = "encoder_z." + name.substr(8);
+    REQUIRE(gslots.count(name));
+    auto src = vae.arena().param(static_cast<SlotId>(i));
+    auto dst = gm.arena().param(gslots[name]);
+    REQUIRE(src.size() == dst.size());
+    std::copy(src.data, src.data + src.size(), dst.data);
+  }
+  B::fill(gm.arena().param(gslots["encoder_z.component_weight"]), 0.0);
+  B::fill(gm.arena().param(gslots["prior.mean"]), 0.0);
+  B::fill(gm.arena().param(gslots["prior.raw_variance"]), std::log(std::exp(1.0) - 1.0));
+  std::vector<double> eps(vc.latent * N);
+  Rng r(3);
+  scvae_test::fill_normal(eps.data(), eps.size(), r);
+  Rng r1(1), r2(1);
+  auto a = vae.forward_backward(batch.input_view(), batch.counts_view(), 0.8, r1, MatrixView<const double>(eps.data(), vc.latent, N));
+  auto b = gm.forward_backward(batch.input_view(), batch.counts_view(), 0.8, r2, MatrixView<const double>(eps.data(), vc.latent, N));
+  CHECK(b.elbo == Approx(a.elbo).epsilon(1e-12));
+  CHECK(b.kl == Approx(a.kl).epsilon(1e-12));
+  CHECK(b.log_likelihood == Approx(a.log_likelihood).epsilon(1e-12));
+  CHECK(b.loss == Approx(a.loss).epsilon(1e-12));
+}
+
+TEST_CASE("GMVAE: responsibilities sum to one, no NaN with K up to 50, importance sampling", "[gmvae]") {
+  const Index G = 20, N = 16;
+  auto data = scvae_test::random_counts(N, G, 5);
+  auto batch = batch_of(data);
+  for (Index K : {2, 10, 50}) {
+    GmvaeConfig cfg;
+    cfg.genes = G;
+    cfg.hidden = {12};
+    cfg.latent = 4;
+    cfg.components = K;
+    cfg.learn_prior_weights = true;
+    Gmvae<B, float> m(cfg, N, 1);
+    Adam<B, float> adam(m.arena().layout().param_size, AdamOptions{});
+    Rng rng(2);
+    for (int step = 0; step < 5; ++step) {
+      m.arena().zero_grads();
+      auto s = m.forward_backward(batch.input_view(), batch.counts_view(), 1.0f, rng);
+      REQUIRE(std::isfinite(s.loss));
+      REQUIRE(B::all_finite<float>(m.arena().all_grads()));
+      adam.step(m.arena());
+    }
+    std::vector<double> q(K * N), lat(cfg.latent * N);
+    m.encode(batch.input_view(), q.data(), lat.data());
+    for (Index j = 0; j < N; ++j) {
+      double s = 0;
+      for (Index k = 0; k < K; ++k) {
+        CHECK(q[k + j * K] >= 0);
+        s += q[k + j * K];
+      }
+      CHECK(s == Approx(1.0).epsilon(1e-5));
+    }
+    for (double v : lat) CHECK(std::isfinite(v));
+    std::vector<double> iw(N);
+    Rng ir(4);
+    m.importance_log_likelihood(batch.input_view(), batch.counts_view(), 20, ir, iw.data());
+    Rng er(4);
+    auto ev = m.evaluate(batch.input_view(), batch.counts_view(), er);
+    double mean_iw = 0;
+    for (double v : iw) {
+      CHECK(std::isfinite(v));
+      mean_iw += v / N;
+    }
+    INFO("K = " << K << " IW " << mean_iw << " ELBO " << ev.elbo / N);
+    CHECK(mean_iw >= ev.elbo / N - 1.0);  // the importance-weighted bound is (on average) the tighter one
+  }
+}
+
+TEST_CASE("GMVAE checkpoint round trip", "[gmvae][checkpoint]") {
+  const Index G = 10, N = 8;
+  auto data = scvae_test::random_counts(N, G, 6);
+  auto batch = batch_of(data);
+  GmvaeConfig cfg;
+  cfg.genes = G;
+  cfg.hidden = {6};
+  cfg.latent = 2;
+  cfg.components = 3;
+  cfg.learn_prior_weights = true;
+  Gmvae<B, float> m(cfg, N, 7);
+  const std::string path = scvae_test::tmp_path("gmvae.ckpt");
+  save_checkpoint(path, m, nullptr);
+  auto loaded = load_model<Gmvae<B, float>>(path, N);
+  std::vector<double> q1(3 * N), q2(3 * N);
+  m.encode(batch.input_view(), q1.data(), nullptr);
+  loaded.encode(batch.input_view(), q2.data(), nullptr);
+  CHECK(q1 == q2);
+  CHECK_THROWS_WITH((load_model<Vae<B, float>>(path, N)), Catch::Contains("holds a gmvae"));
+}
