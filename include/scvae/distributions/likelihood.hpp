@@ -1,0 +1,311 @@
+#pragma once
+// Count likelihoods of the decoder output: everything a model needs.
+//   LikelihoodSpec, n_heads, parse_*        (likelihood_spec.hpp)
+//   log_prob(spec, x, mu, theta, pi)        natural-parameter reference (tests, users)
+//   likelihood_forward_backward             the fused CPU pass: per-cell log p(x) and the
+//                                           gradients w.r.t. the head pre-activations
+//   mean, variance, mean_variance, sample   predictions and posterior-predictive draws
+// Parameterisation, formulas and gradients: docs/likelihoods.md.
+#include <cstdint>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "../core/error.hpp"
+#include "../core/view.hpp"
+#include "detail/element.hpp"
+#include "likelihood_spec.hpp"
+#include "negative_binomial.hpp"
+#include "poisson.hpp"
+#include "zero_inflated.hpp"
+
+namespace scvae {
+
+// log p(x | mu, theta, pi) with natural parameters (mu >= 0, theta > 0, pi in [0, 1]), no clamp:
+// the reference for tests. theta is ignored by poisson/zip, pi by poisson/nb.
+template <class T>
+T log_prob(const LikelihoodSpec& spec, T x, T mu, T theta = T(1), T pi = T(0)) {
+  switch (spec.kind) {
+    case Likelihood::poisson: return poisson_log_pmf(x, mu);
+    case Likelihood::nb: return nb_log_pmf(x, mu, theta);
+    case Likelihood::zip: return zip_log_pmf(x, mu, pi);
+    case Likelihood::zinb: return zinb_log_pmf(x, mu, theta, pi);
+  }
+  return T(0);
+}
+
+// Mean and variance of p(x | mu, theta, pi):
+//   poisson mu, mu;  nb mu, mu + mu^2/theta;  zip (1-pi) mu, (1-pi) mu (1 + pi mu);
+//   zinb (1-pi) mu, (1-pi) mu (1 + pi mu + mu/theta).
+template <class T>
+SCVAE_INLINE T mean(const LikelihoodSpec& spec, T mu, T /*theta*/, T pi) {
+  return has_zero_inflation(spec.kind) ? (T(1) - pi) * mu : mu;
+}
+template <class T>
+SCVAE_INLINE T variance(const LikelihoodSpec& spec, T mu, T theta, T pi) {
+  const T over = has_dispersion(spec.kind) ? mu / theta : T(0);  // NB over-dispersion
+  const T p = has_zero_inflation(spec.kind) ? pi : T(0);
+  return (T(1) - p) * mu * (T(1) + p * mu + over);
+}
+
+namespace detail {
+
+// Natural parameters of element (g, b) from the heads (clamped as in the log-pmf).
+template <class T>
+struct NaturalParams {
+  T mu, theta, pi;
+};
+template <class T>
+NaturalParams<T> natural_params(const LikelihoodSpec& spec, MatrixView<const T> heads,
+                                VectorView<const T> gene_log_theta, Index G, Index g, Index b) {
+  NaturalParams<T> p{math::exp(clip_log(heads(g, b))), T(1), T(0)};
+  if (has_dispersion(spec.kind))
+    p.theta = math::exp(clip_log(has_gene_dispersion(spec) ? gene_log_theta[g] : heads(G + g, b)));
+  if (has_zero_inflation(spec.kind)) p.pi = math::sigmoid(heads(pi_head(spec) * G + g, b));
+  return p;
+}
+
+// G = counts.rows from heads and the spec; throws on inconsistent shapes.
+template <class T>
+Index check_heads(const LikelihoodSpec& spec, MatrixView<const T> heads, VectorView<const T> gene_log_theta,
+                  Index G) {
+  SCVAE_CHECK(heads.rows == n_heads(spec) * G, "likelihood: heads must have n_heads * genes rows");
+  SCVAE_CHECK(heads.ld >= heads.rows, "likelihood: heads.ld < rows");
+  if (has_gene_dispersion(spec))
+    SCVAE_CHECK(gene_log_theta.size == G && gene_log_theta.data != nullptr,
+                "likelihood: Dispersion::gene needs gene_log_theta of size genes");
+  else
+    SCVAE_CHECK(gene_log_theta.size == 0, "likelihood: gene_log_theta given but the spec has no per-gene dispersion");
+  return G;
+}
+
+// Per-thread scratch of the calling thread, grown once and reused (no allocation per call).
+template <class T>
+T* thread_scratch(std::size_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+// The fused pass for one likelihood. GeneTheta: log theta from the per-gene vector.
+// Grad: gradients wanted (d_heads given).
+template <Likelihood L, bool GeneTheta, bool Grad, class T>
+void likelihood_pass(MatrixView<const T> heads, VectorView<const T> gene_log_theta, CscView<float> counts,
+                     VectorView<const T> cell_weight, VectorView<T> log_px, MatrixView<T> d_heads,
+                     VectorView<T> d_gene_log_theta) {
+  constexpr bool kTheta = has_dispersion(L);
+  constexpr bool kThetaHead = kTheta && !GeneTheta;
+  constexpr bool kPi = has_zero_inflation(L);
+  constexpr Index kPiHead = kThetaHead ? 2 : 1;
+  const Index G = counts.rows, B = counts.cols;
+  const bool gene_grad = Grad && GeneTheta && d_gene_log_theta.data != nullptr;
+
+  int max_threads = 1;
+#ifdef _OPENMP
+  max_threads = omp_get_max_threads();
+#endif
+  // One [G] accumulator per thread for the per-gene dispersion gradient, summed over threads in
+  // thread order afterwards: no races, deterministic for a fixed thread count.
+  T* scratch = gene_grad ? thread_scratch<T>(static_cast<std::size_t>(max_threads) * G) : nullptr;
+  int bad_column = -1;
+
+#ifdef _OPENMP
+#pragma omp parallel if (B > 1)
+#endif
+  {
+    int tid = 0, n_threads = 1;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+    n_threads = omp_get_num_threads();
+#endif
+    T* acc_theta = gene_grad ? scratch + static_cast<Index>(tid) * G : nullptr;
+    if (acc_theta)
+      for (Index g = 0; g < G; ++g) acc_theta[g] = T(0);
+
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (Index b = 0; b < B; ++b) {
+      const T* h_mu = heads.data + b * heads.ld;                 // [G]
+      const T* h_theta = GeneTheta ? gene_log_theta.data : h_mu + G;  // [G]
+      const T* h_pi = h_mu + kPiHead * G;                         // [G]
+      T* d = Grad ? d_heads.data + b * d_heads.ld : nullptr;      // [P*G]
+      const T w = Grad ? cell_weight[b] : T(0);
+      double lp_sum = 0;  // 28k terms: accumulate in double
+
+      auto element = [&](auto zero, Index g, T x) {
+        constexpr bool kZero = decltype(zero)::value;
+        const T a_theta = kTheta ? h_theta[g] : T(0);
+        const T a_pi = kPi ? h_pi[g] : T(0);
+        if constexpr (Grad) {
+          T d_mu, d_theta = T(0), d_pi = T(0);
+          lp_sum += detail::element_log_prob_grad<L, kZero>(x, h_mu[g], a_theta, a_pi, d_mu, d_theta, d_pi);
+          d[g] = w * d_mu;
+          if constexpr (kThetaHead) d[G + g] = w * d_theta;
+          if constexpr (kPi) d[kPiHead * G + g] = w * d_pi;
+          if constexpr (GeneTheta) {
+            if (acc_theta) acc_theta[g] += w * d_theta;
+          }
+        } else {
+          lp_sum += detail::element_log_prob<L, kZero>(x, h_mu[g], a_theta, a_pi);
+        }
+      };
+
+      // One sweep over the genes; the cursor k walks the column's sparse entries.
+      std::int64_t k = counts.ptr[b];
+      const std::int64_t k_end = counts.ptr[b + 1];
+      Index g = 0;
+      for (;;) {
+        Index g_next = G;  // next gene with a stored count
+        if (k < k_end) {
+          g_next = counts.idx[k];
+          if (g_next < g || g_next >= G || !(counts.val[k] >= 0.0f)) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            bad_column = static_cast<int>(b);  // any bad column is reported
+            break;
+          }
+        }
+        for (; g < g_next; ++g) element(std::true_type{}, g, T(0));  // run of zeros
+        if (k >= k_end) break;
+        element(std::false_type{}, g, static_cast<T>(counts.val[k]));
+        ++g;
+        ++k;
+      }
+      log_px[b] = static_cast<T>(lp_sum);
+    }
+
+    if (gene_grad) {
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (Index g = 0; g < G; ++g) {
+        T s = T(0);
+        for (int t = 0; t < n_threads; ++t) s += scratch[static_cast<Index>(t) * G + g];
+        d_gene_log_theta[g] += s;
+      }
+    }
+  }
+  SCVAE_CHECK(bad_column < 0, "likelihood: counts column " + std::to_string(bad_column) +
+                                  " has unsorted/out-of-range row indices or a negative/NaN count");
+}
+
+template <Likelihood L, class T, class... Args>
+void likelihood_dispatch(bool gene, bool grad, Args... args) {
+  if (gene) {
+    if (grad) likelihood_pass<L, true, true, T>(args...);
+    else likelihood_pass<L, true, false, T>(args...);
+  } else {
+    if (grad) likelihood_pass<L, false, true, T>(args...);
+    else likelihood_pass<L, false, false, T>(args...);
+  }
+}
+
+}  // namespace detail
+
+// The fused CPU pass (the hot loop): for each cell b,
+//   log_px[b] = sum_g log p(x_gb | heads(:, b))
+//   d_heads(:, b) = cell_weight[b] * d log p(x_gb) / d heads(:, b)   (OVERWRITTEN, rows P*G)
+//   d_gene_log_theta[g] += sum_b cell_weight[b] * d log p(x_gb) / d log_theta_g   (ACCUMULATED)
+// Gradients are skipped when d_heads.data == nullptr (cell_weight may then be empty);
+// d_gene_log_theta is skipped when its data is nullptr. Zero counts take the x = 0 fast path.
+// Parallel over cells (OpenMP); the per-gene gradient goes through per-thread scratch.
+template <class T>
+void likelihood_forward_backward(const LikelihoodSpec& spec,
+                                 MatrixView<const T> heads,           // [P*G x B] pre-activations
+                                 VectorView<const T> gene_log_theta,  // [G] (Dispersion::gene) or size 0
+                                 CscView<float> counts,               // [G x B] raw counts
+                                 VectorView<const T> cell_weight,     // [B]
+                                 VectorView<T> log_px,                // [B] out
+                                 MatrixView<T> d_heads,               // [P*G x B] out, or data == nullptr
+                                 VectorView<T> d_gene_log_theta) {    // [G] +=, or data == nullptr
+  const Index G = counts.rows, B = counts.cols;
+  detail::check_heads(spec, heads, gene_log_theta, G);
+  SCVAE_CHECK(heads.cols == B, "likelihood_forward_backward: heads and counts differ in cells");
+  SCVAE_CHECK(log_px.size == B, "likelihood_forward_backward: log_px must have one entry per cell");
+  const bool grad = d_heads.data != nullptr;
+  const bool gene = has_gene_dispersion(spec);
+  if (grad) {
+    SCVAE_CHECK(d_heads.rows == heads.rows && d_heads.cols == B && d_heads.ld >= d_heads.rows,
+                "likelihood_forward_backward: d_heads must have the shape of heads");
+    SCVAE_CHECK(cell_weight.size == B, "likelihood_forward_backward: cell_weight must have one entry per cell");
+    if (gene && d_gene_log_theta.data != nullptr)
+      SCVAE_CHECK(d_gene_log_theta.size == G, "likelihood_forward_backward: d_gene_log_theta must have size genes");
+  }
+  switch (spec.kind) {
+    case Likelihood::poisson:
+      detail::likelihood_dispatch<Likelihood::poisson, T>(false, grad, heads, gene_log_theta, counts, cell_weight,
+                                                          log_px, d_heads, d_gene_log_theta);
+      break;
+    case Likelihood::nb:
+      detail::likelihood_dispatch<Likelihood::nb, T>(gene, grad, heads, gene_log_theta, counts, cell_weight, log_px,
+                                                     d_heads, d_gene_log_theta);
+      break;
+    case Likelihood::zip:
+      detail::likelihood_dispatch<Likelihood::zip, T>(false, grad, heads, gene_log_theta, counts, cell_weight,
+                                                      log_px, d_heads, d_gene_log_theta);
+      break;
+    case Likelihood::zinb:
+      detail::likelihood_dispatch<Likelihood::zinb, T>(gene, grad, heads, gene_log_theta, counts, cell_weight,
+                                                       log_px, d_heads, d_gene_log_theta);
+      break;
+  }
+}
+
+// Mean and/or variance [G x B] of p(x | heads) (either output may have data == nullptr).
+template <class T>
+void mean_variance(const LikelihoodSpec& spec,
+                   MatrixView<const T> heads,           // [P*G x B]
+                   VectorView<const T> gene_log_theta,  // [G] or size 0
+                   MatrixView<T> mean_out,              // [G x B] out
+                   MatrixView<T> variance_out) {        // [G x B] out
+  const Index G = heads.rows / n_heads(spec), B = heads.cols;
+  detail::check_heads(spec, heads, gene_log_theta, G);
+  if (mean_out.data) SCVAE_CHECK(mean_out.rows == G && mean_out.cols == B, "mean_variance: mean must be [G x B]");
+  if (variance_out.data)
+    SCVAE_CHECK(variance_out.rows == G && variance_out.cols == B, "mean_variance: variance must be [G x B]");
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (B > 1)
+#endif
+  for (Index b = 0; b < B; ++b)
+    for (Index g = 0; g < G; ++g) {
+      const auto p = detail::natural_params(spec, heads, gene_log_theta, G, g, b);
+      if (mean_out.data) mean_out(g, b) = mean(spec, p.mu, p.theta, p.pi);
+      if (variance_out.data) variance_out(g, b) = variance(spec, p.mu, p.theta, p.pi);
+    }
+}
+
+// Posterior-predictive draws x_gb ~ p(x | heads(:, b)) into out [G x B]: Poisson(mu); NB as
+// Poisson(Gamma(shape theta, scale mu / theta)); zero inflation as a Bernoulli(pi) structural zero.
+// Sequential in column-major order, so a seed reproduces the draws.
+template <class T>
+void sample(const LikelihoodSpec& spec,
+            MatrixView<const T> heads,           // [P*G x B]
+            VectorView<const T> gene_log_theta,  // [G] or size 0
+            std::mt19937_64& rng,
+            MatrixView<T> out) {                 // [G x B] out
+  const Index G = heads.rows / n_heads(spec), B = heads.cols;
+  detail::check_heads(spec, heads, gene_log_theta, G);
+  SCVAE_CHECK(out.rows == G && out.cols == B, "sample: out must be [G x B]");
+  std::uniform_real_distribution<double> unif(0.0, 1.0);
+  for (Index b = 0; b < B; ++b)
+    for (Index g = 0; g < G; ++g) {
+      const auto p = detail::natural_params(spec, heads, gene_log_theta, G, g, b);
+      if (has_zero_inflation(spec.kind) && unif(rng) < double(p.pi)) {
+        out(g, b) = T(0);
+        continue;
+      }
+      double rate = double(p.mu);
+      if (has_dispersion(spec.kind))
+        rate = std::gamma_distribution<double>(double(p.theta), double(p.mu) / double(p.theta))(rng);
+      out(g, b) = rate > 0 ? static_cast<T>(std::poisson_distribution<std::int64_t>(rate)(rng)) : T(0);
+    }
+}
+
+}  // namespace scvae
