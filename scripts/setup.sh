@@ -10,7 +10,8 @@ pkgs=(
   zlib1g-dev             # .gz readers
   libhdf5-dev            # 10x .h5 and AnnData .h5ad readers
   libcli11-dev           # command-line program
-  clang                  # libFuzzer targets
+  clang                  # libFuzzer targets (scripts/run_fuzzers.sh)
+  libclang-rt-14-dev     # libFuzzer + sanitizer runtimes (only a Recommends of clang-14)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,198 @@
+// Reading the reference workload (20,000 cells x 27,998 genes, ~40 M non-zeros; 10x-MBC-20k's
+// shape) from a gzipped 10x MTX folder and from an AnnData .h5ad: wall time, peak resident memory
+// (getrusage) relative to the final sparse matrix, and throughput.
+//
+// Each read runs in a forked child so its peak RSS is its own (ru_maxrss never goes down).
+// The input files are generated once (also in a child) into $SCVAE_BENCH_IO_DIR
+// (default /tmp/scvae_bench_io); $SCVAE_BENCH_IO_CELLS shrinks the workload for a quick run.
+//   ./bench_io --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "scvae/data/h5ad_reader.hpp"
+#include "scvae/data/h5ad_writer.hpp"
+#include "scvae/data/mtx_reader.hpp"
+#include "scvae/data/mtx_writer.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string bench_dir() {
+  const char* d = std::getenv("SCVAE_BENCH_IO_DIR");
+  return d ? d : "/tmp/scvae_bench_io";
+}
+scvae::Index bench_cells() {
+  const char* c = std::getenv("SCVAE_BENCH_IO_CELLS");
+  return c ? std::atol(c) : 20000;
+}
+constexpr scvae::Index kGenes = 27998;
+constexpr double kDensity = 40e6 / (20000.0 * 27998.0);  // ~2,000 genes per cell
+
+std::string tag() { return std::to_string(bench_cells()) + "x" + std::to_string(kGenes); }
+std::string mtx_dir() { return bench_dir() + "/mtx_" + tag(); }
+std::string h5ad_path() { return bench_dir() + "/counts_" + tag() + ".h5ad"; }
+
+// Sparse counts with ~kDensity non-zeros: geometric gaps between genes, geometric count values.
+scvae::CsrMatrix synthetic_counts(scvae::Index cells) {
+  std::mt19937_64 rng(2024);
+  std::geometric_distribution<int> gap(kDensity), count(0.45);
+  scvae::CsrMatrix m;
+  m.n_rows = cells;
+  m.n_cols = kGenes;
+  m.indices.reserve(static_cast<std::size_t>(cells * kGenes * kDensity * 1.01));
+  m.values.reserve(m.indices.capacity());
+  for (scvae::Index r = 0; r < cells; ++r) {
+    for (long j = gap(rng); j < kGenes; j += 1 + gap(rng)) {
+      m.indices.push_back(static_cast<std::int32_t>(j));
+      m.values.push_back(static_cast<float>(1 + count(rng)));
+    }
+    m.indptr.push_back(static_cast<std::int64_t>(m.indices.size()));
+    m.row_names.push_back("CELL" + std::to_string(r + 1) + "-1");
+  }
+  for (scvae::Index j = 0; j < kGenes; ++j) m.col_names.push_back("ENSMUSG" + std::to_string(10000000 + j));
+  return m;
+}
+
+template <class F>
+void in_child(F&& f) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    int rc = 0;
+    try {
+      f();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bench_io: %s\n", e.what());
+      rc = 1;
+    }
+    _exit(rc);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "bench_io: child failed\n");
+    std::exit(1);
+  }
+}
+
+void ensure_inputs() {
+  if (fs::exists(mtx_dir() + "/matrix.mtx.gz") && fs::exists(h5ad_path())) return;
+  fs::create_directories(bench_dir());
+  std::fprintf(stderr, "bench_io: generating %s inputs in %s (once)...\n", tag().c_str(), bench_dir().c_str());
+  in_child([] {
+    const scvae::CsrMatrix m = synthetic_counts(bench_cells());
+    std::fprintf(stderr, "bench_io: %lld non-zeros, %.1f MB sparse\n", static_cast<long long>(m.nnz()), m.bytes() / 1e6);
+    scvae::write_h5ad(h5ad_path() + ".tmp", m);
+    scvae::write_10x_mtx_dir(mtx_dir(), m);  // gzip level 6, like Cell Ranger
+    fs::rename(h5ad_path() + ".tmp", h5ad_path());
+  });
+}
+
+struct ReadResult {
+  double seconds;
+  double peak_rss_mb;
+  double matrix_mb;  // CsrMatrix::bytes(): the sparse arrays
+  double names_mb;
+  double nnz;
+};
+
+// Reads in a forked child and reports through a pipe.
+template <class F>
+ReadResult measure(F&& read) {
+  int fd[2];
+  if (pipe(fd) != 0) std::exit(1);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fd[0]);
+    ReadResult r{};
+    try {
+      const auto t0 = std::chrono::steady_clock::now();
+      const scvae::CsrMatrix m = read();
+      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      rusage u{};
+      getrusage(RUSAGE_SELF, &u);
+      r.peak_rss_mb = u.ru_maxrss / 1024.0 * 1.048576;  // KiB -> MB
+      r.matrix_mb = m.bytes() / 1e6;
+      double names = 0;
+      for (const auto& s : m.row_names) names += sizeof(s) + (s.size() > 15 ? s.capacity() : 0);
+      for (const auto& s : m.col_names) names += sizeof(s) + (s.size() > 15 ? s.capacity() : 0);
+      r.names_mb = names / 1e6;
+      r.nnz = static_cast<double>(m.nnz());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bench_io: %s\n", e.what());
+      r.seconds = -1;
+    }
+    if (write(fd[1], &r, sizeof r) != static_cast<ssize_t>(sizeof r)) _exit(2);
+    _exit(0);
+  }
+  close(fd[1]);
+  ReadResult r{};
+  const ssize_t got = ::read(fd[0], &r, sizeof r);
+  close(fd[0]);
+  waitpid(pid, nullptr, 0);
+  if (got != static_cast<ssize_t>(sizeof r) || r.seconds < 0) {
+    std::fprintf(stderr, "bench_io: read failed\n");
+    std::exit(1);
+  }
+  return r;
+}
+
+double dir_bytes(const std::string& d) {
+  double b = 0;
+  for (const auto& e : fs::directory_iterator(d)) b += static_cast<double>(e.file_size());
+  return b;
+}
+
+// Time: mean over iterations (as Google Benchmark reports it); throughput from the mean time;
+// peak RSS: the largest of the iterations; best_s: the fastest (warm page cache) iteration.
+template <class F>
+void run(benchmark::State& state, double file_bytes, F&& read) {
+  ReadResult last{};
+  double total_s = 0, best_s = 1e300, peak = 0;
+  for (auto _ : state) {
+    last = measure(read);
+    state.SetIterationTime(last.seconds);
+    total_s += last.seconds;
+    best_s = std::min(best_s, last.seconds);
+    peak = std::max(peak, last.peak_rss_mb);
+  }
+  const double mean_s = total_s / static_cast<double>(state.iterations());
+  state.counters["best_s"] = best_s;
+  state.counters["peak_rss_MB"] = peak;
+  state.counters["matrix_MB"] = last.matrix_mb;
+  state.counters["rss_over_matrix"] = peak / last.matrix_mb;
+  state.counters["rss_over_matrix_names"] = peak / (last.matrix_mb + last.names_mb);
+  state.counters["file_MB_per_s"] = file_bytes / 1e6 / mean_s;
+  state.counters["Mnnz_per_s"] = last.nnz / 1e6 / mean_s;
+  state.counters["nnz"] = last.nnz;
+}
+
+void BM_read_10x_mtx_gz(benchmark::State& state) {
+  run(state, dir_bytes(mtx_dir()), [] { return scvae::read_10x_mtx_dir(mtx_dir()); });
+}
+void BM_read_h5ad(benchmark::State& state) {
+  run(state, static_cast<double>(fs::file_size(h5ad_path())), [] { return scvae::read_h5ad(h5ad_path()); });
+}
+BENCHMARK(BM_read_10x_mtx_gz)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_read_h5ad)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  ensure_inputs();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

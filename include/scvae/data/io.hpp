@@ -1,0 +1,17 @@
+#pragma once
+// All of scvae's data input/output (needs the scvae::io target: zlib + HDF5).
+#include "csr_matrix.hpp"
+#include "dense_table_reader.hpp"
+#include "h5ad_reader.hpp"
+#include "h5ad_writer.hpp"
+#include "labels.hpp"
+#include "merge.hpp"
+#include "mtx_reader.hpp"
+#include "mtx_writer.hpp"
+#include "prepare.hpp"
+#include "read_counts.hpp"
+#include "read_options.hpp"
+#include "split.hpp"
+#include "subset.hpp"
+#include "tenx_h5_reader.hpp"
+#include "tsv_writer.hpp"

@@ -1,0 +1,283 @@
+// 10x Cell Ranger .h5 (v2, v3) and AnnData .h5ad (CSR, CSC, dense; variable- and fixed-length
+// strings) readers, on files written here with libhdf5, plus their error policy.
+#include <catch2/catch.hpp>
+
+#include "data_test_util.hpp"
+#include "scvae/data/h5ad_reader.hpp"
+#include "scvae/data/h5ad_writer.hpp"
+#include "scvae/data/tenx_h5_reader.hpp"
+
+using namespace scvae;
+using namespace scvae_test;
+namespace h5 = scvae::data_detail::h5;
+
+namespace {
+
+// Knobs to write valid and deliberately broken files.
+struct H5Spec {
+  bool v3 = true;
+  bool fixed_strings = true;  // Cell Ranger writes "|S" fixed-length strings
+  std::vector<std::string> ids, symbols, types;
+  std::vector<std::string> barcodes;
+};
+
+void write_10x_h5(const std::string& path, const CsrMatrix& m, H5Spec s) {
+  h5::Handle f = h5::create_file(path);
+  const std::string g = s.v3 ? "matrix" : "GRCh38";
+  h5::Handle gh = h5::create_group(f.get(), g);
+  h5::write_vector(gh.get(), "data", std::vector<std::int32_t>(m.values.begin(), m.values.end()));
+  h5::write_vector(gh.get(), "indices", std::vector<std::int64_t>(m.indices.begin(), m.indices.end()));
+  h5::write_vector(gh.get(), "indptr", m.indptr);
+  h5::write_vector(gh.get(), "shape", std::vector<std::int32_t>{static_cast<std::int32_t>(m.n_cols), static_cast<std::int32_t>(m.n_rows)});
+  h5::write_strings(gh.get(), "barcodes", s.barcodes.empty() ? m.row_names : s.barcodes, !s.fixed_strings);
+  if (s.ids.empty()) s.ids = m.col_names;
+  if (s.v3) {
+    h5::Handle fe = h5::create_group(gh.get(), "features");
+    h5::write_strings(fe.get(), "id", s.ids, !s.fixed_strings);
+    if (!s.symbols.empty()) h5::write_strings(fe.get(), "name", s.symbols, !s.fixed_strings);
+    if (!s.types.empty()) h5::write_strings(fe.get(), "feature_type", s.types, !s.fixed_strings);
+  } else {
+    h5::write_strings(gh.get(), "genes", s.ids, !s.fixed_strings);
+    if (!s.symbols.empty()) h5::write_strings(gh.get(), "gene_names", s.symbols, !s.fixed_strings);
+  }
+}
+
+// Transposes cells x genes CSR into CSC arrays (genes as columns) for the CSC layout tests.
+void to_csc(const CsrMatrix& m, std::vector<std::int64_t>& colptr, std::vector<std::int32_t>& rows, std::vector<double>& vals) {
+  colptr.assign(static_cast<std::size_t>(m.n_cols) + 1, 0);
+  for (auto j : m.indices) ++colptr[j + 1];
+  for (Index j = 0; j < m.n_cols; ++j) colptr[j + 1] += colptr[j];
+  std::vector<std::int64_t> cur(colptr.begin(), colptr.end() - 1);
+  rows.resize(m.indices.size());
+  vals.resize(m.values.size());
+  for (Index r = 0; r < m.n_rows; ++r)
+    for (auto k = m.indptr[r]; k < m.indptr[r + 1]; ++k) {
+      const auto p = cur[m.indices[k]]++;
+      rows[p] = static_cast<std::int32_t>(r);
+      vals[p] = m.values[k];
+    }
+}
+
+enum class X { csr, csc, dense, old_csr };
+
+// An .h5ad with X (and optionally layers/counts) in the given layout; obs index column named
+// "cell_id" through the _index attribute (as anndata does for a named index).
+void write_h5ad_variant(const std::string& path, const CsrMatrix& m, X layout, bool fixed_strings,
+                        const std::string& matrix_path = "X") {
+  h5::Handle f = h5::create_file(path);
+  if (layout == X::dense) {
+    std::vector<float> dense(static_cast<std::size_t>(m.n_rows * m.n_cols), 0.f);
+    for (Index r = 0; r < m.n_rows; ++r)
+      for (auto k = m.indptr[r]; k < m.indptr[r + 1]; ++k) dense[r * m.n_cols + m.indices[k]] = m.values[k];
+    if (matrix_path != "X") h5::create_group(f.get(), "layers");
+    h5::write_array(f.get(), matrix_path, dense.data(), {static_cast<hsize_t>(m.n_rows), static_cast<hsize_t>(m.n_cols)});
+  } else {
+    h5::Handle x = h5::create_group(f.get(), matrix_path);
+    if (layout == X::old_csr) h5::write_string_attr(x.get(), "h5sparse_format", "csr", false);
+    else h5::write_string_attr(x.get(), "encoding-type", layout == X::csr ? "csr_matrix" : "csc_matrix");
+    h5::write_int_attr(x.get(), "shape", {static_cast<std::int64_t>(m.n_rows), static_cast<std::int64_t>(m.n_cols)});
+    if (layout == X::csc) {
+      std::vector<std::int64_t> p;
+      std::vector<std::int32_t> i;
+      std::vector<double> v;
+      to_csc(m, p, i, v);
+      h5::write_vector(x.get(), "data", v);
+      h5::write_vector(x.get(), "indices", i);
+      h5::write_vector(x.get(), "indptr", p);
+    } else {
+      h5::write_vector(x.get(), "data", m.values);
+      h5::write_vector(x.get(), "indices", m.indices);
+      h5::write_vector(x.get(), "indptr", m.indptr);
+    }
+  }
+  h5::Handle obs = h5::create_group(f.get(), "obs");
+  h5::write_string_attr(obs.get(), "_index", "cell_id", fixed_strings);
+  h5::write_strings(obs.get(), "cell_id", m.row_names, !fixed_strings);
+  h5::Handle var = h5::create_group(f.get(), "var");
+  h5::write_strings(var.get(), "_index", m.col_names, !fixed_strings);
+}
+
+// Rewrites one dataset of an existing file (to corrupt it).
+template <class T>
+void replace_dataset(const std::string& path, const std::string& name, const std::vector<T>& v) {
+  h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+  REQUIRE(f);
+  REQUIRE(H5Ldelete(f.get(), name.c_str(), H5P_DEFAULT) >= 0);
+  h5::write_vector(f.get(), name, v);
+}
+
+}  // namespace
+
+TEST_CASE("read_10x_h5: Cell Ranger v3 and v2 layouts", "[data][h5][10x]") {
+  const std::string d = temp_dir("h5_10x");
+  const CsrMatrix ref = random_counts(70, 40, 0.15, 21);
+  std::vector<std::string> ids, syms, types;
+  for (Index j = 0; j < ref.n_cols; ++j) {
+    ids.push_back(j == 3 ? "NA" : "ENSG" + std::to_string(j));
+    syms.push_back("S" + std::to_string(j));
+    types.push_back(j < 35 ? "Gene Expression" : "Antibody Capture");
+  }
+  SECTION("v3, fixed-length strings") {
+    H5Spec s;
+    s.ids = ids, s.symbols = syms, s.types = types;
+    write_10x_h5(join(d, "v3.h5"), ref, s);
+    const CsrMatrix m = read_10x_h5(join(d, "v3.h5"));
+    m.validate();
+    require_same(m, ref, false);
+    CHECK(m.row_names == ref.row_names);
+    CHECK(m.col_names == syms);  // an NA id: symbols used
+    ReadOptions o;
+    o.feature_type = "Gene Expression";
+    const CsrMatrix g = read_10x_h5(join(d, "v3.h5"), o);
+    CHECK(g.n_cols == 35);
+    CHECK(g.col_names.back() == "S34");
+  }
+  SECTION("v2, variable-length strings") {
+    H5Spec s;
+    s.v3 = false, s.fixed_strings = false, s.symbols = syms;
+    write_10x_h5(join(d, "v2.h5"), ref, s);
+    const CsrMatrix m = read_10x_h5(join(d, "v2.h5"));
+    require_same(m, ref);
+    ReadOptions o;
+    o.genome = "hg19";
+    REQUIRE_INPUT_ERROR(read_10x_h5(join(d, "v2.h5"), o), "v2.h5", "/hg19");
+  }
+}
+
+TEST_CASE("read_h5ad: CSR, CSC, dense, old h5sparse and layers/counts", "[data][h5][h5ad]") {
+  const std::string d = temp_dir("h5ad");
+  const CsrMatrix ref = random_counts(55, 33, 0.2, 8);
+  for (bool fixed : {false, true}) {
+    INFO("fixed-length strings: " << fixed);
+    for (X layout : {X::csr, X::csc, X::dense, X::old_csr}) {
+      INFO("layout " << static_cast<int>(layout));
+      const std::string p = join(d, "x.h5ad");
+      write_h5ad_variant(p, ref, layout, fixed);
+      const CsrMatrix m = read_h5ad(p);
+      m.validate();
+      require_same(m, ref);
+    }
+  }
+  // layers/counts is preferred over a normalised X.
+  const std::string p = join(d, "layers.h5ad");
+  write_h5ad_variant(p, ref, X::csr, false, "layers/counts");
+  {
+    h5::Handle f(H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    std::vector<float> x(static_cast<std::size_t>(ref.n_rows * ref.n_cols), 0.37f);
+    h5::write_array(f.get(), "X", x.data(), {static_cast<hsize_t>(ref.n_rows), static_cast<hsize_t>(ref.n_cols)});
+  }
+  require_same(read_h5ad(p), ref);
+  ReadOptions o;
+  o.h5ad_matrix = "X";
+  REQUIRE_INPUT_ERROR(read_h5ad(p, o), "layers.h5ad", "/X[0, 0]", "non-integer");
+}
+
+TEST_CASE("write_h5ad round-trips through read_h5ad", "[data][h5][h5ad][writer]") {
+  const std::string d = temp_dir("h5ad_write");
+  const CsrMatrix ref = random_counts(80, 60, 0.1, 31, 500);
+  write_h5ad(join(d, "w.h5ad"), ref);
+  require_same(read_h5ad(join(d, "w.h5ad")), ref);
+}
+
+TEST_CASE("HDF5 readers: bad input gets an InputError naming the file and field", "[data][h5][errors]") {
+  const std::string d = temp_dir("h5_errors");
+  const CsrMatrix ref = random_counts(20, 10, 0.3, 4);
+  const std::string good = join(d, "good.h5ad");
+  write_h5ad_variant(good, ref, X::csr, false);
+  const auto copy = [&](const std::string& name) {
+    const std::string p = join(d, name);
+    fs::copy_file(good, p, fs::copy_options::overwrite_existing);
+    return p;
+  };
+  SECTION("missing, not HDF5, truncated") {
+    REQUIRE_INPUT_ERROR(read_h5ad(join(d, "none.h5ad")), "none.h5ad", "No such file");
+    write_file(join(d, "text.h5ad"), "hello\n");
+    REQUIRE_INPUT_ERROR(read_h5ad(join(d, "text.h5ad")), "text.h5ad", "not an HDF5 file");
+    const std::string bytes = read_bytes(good);
+    write_bytes(join(d, "trunc.h5ad"), bytes.substr(0, bytes.size() / 2));
+    REQUIRE_INPUT_ERROR(read_h5ad(join(d, "trunc.h5ad")), "trunc.h5ad");
+    REQUIRE_INPUT_ERROR(read_10x_h5(good), "good.h5ad", "no 10x matrix group");
+  }
+  SECTION("index out of range") {
+    auto idx = ref.indices;
+    idx[3] = 10;
+    const std::string p = copy("oor.h5ad");
+    replace_dataset(p, "X/indices", idx);
+    REQUIRE_INPUT_ERROR(read_h5ad(p), "oor.h5ad", "/X/indices[3] = 10 out of range 0..9");
+  }
+  SECTION("negative and non-integer counts") {
+    auto v = ref.values;
+    v[5] = -2.f;
+    std::string p = copy("neg.h5ad");
+    replace_dataset(p, "X/data", v);
+    REQUIRE_INPUT_ERROR(read_h5ad(p), "neg.h5ad", "/X/data[5]", "negative count");
+    v[5] = 0.5f;
+    p = copy("frac.h5ad");
+    replace_dataset(p, "X/data", v);
+    REQUIRE_INPUT_ERROR(read_h5ad(p), "frac.h5ad", "/X/data[5]", "non-integer count");
+  }
+  SECTION("nnz mismatch and inconsistent indptr") {
+    auto v = ref.values;
+    v.pop_back();
+    std::string p = copy("short.h5ad");
+    replace_dataset(p, "X/data", v);
+    REQUIRE_INPUT_ERROR(read_h5ad(p), "short.h5ad", "/X/data has", "/X/indices has");
+    auto ip = ref.indptr;
+    ip.back() += 1;
+    p = copy("ptr.h5ad");
+    replace_dataset(p, "X/indptr", ip);
+    REQUIRE_INPUT_ERROR(read_h5ad(p), "ptr.h5ad", "/X/indptr ends at");
+    ip = ref.indptr;
+    ip.pop_back();
+    p = copy("ptr2.h5ad");
+    replace_dataset(p, "X/indptr", ip);
+    REQUIRE_INPUT_ERROR(read_h5ad(p), "ptr2.h5ad", "/X/indptr has 20 entries, expected 21");
+    ip = ref.indptr;
+    std::swap(ip[3], ip[4]);
+    if (ip[3] != ip[4]) {
+      p = copy("ptr3.h5ad");
+      replace_dataset(p, "X/indptr", ip);
+      REQUIRE_INPUT_ERROR(read_h5ad(p), "ptr3.h5ad", "decreases");
+    }
+  }
+  SECTION("duplicate entries") {
+    auto idx = ref.indices;
+    REQUIRE(ref.row_nnz(0) >= 2);
+    idx[1] = idx[0];
+    const std::string p = copy("dup.h5ad");
+    replace_dataset(p, "X/indices", idx);
+    REQUIRE_INPUT_ERROR(read_h5ad(p), "dup.h5ad", "duplicate entry for cell 0");
+  }
+  SECTION("name counts") {
+    std::vector<std::string> names(ref.col_names.begin(), ref.col_names.end() - 1);
+    const std::string p = copy("names.h5ad");
+    {
+      h5::Handle f(H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+      H5Ldelete(f.get(), "var/_index", H5P_DEFAULT);
+      h5::write_strings(f.get(), "var/_index", names);
+    }
+    REQUIRE_INPUT_ERROR(read_h5ad(p), "names.h5ad", "var index has 9 names", "10 genes");
+    H5Spec s;
+    s.barcodes = std::vector<std::string>(ref.row_names.begin(), ref.row_names.end() - 2);
+    write_10x_h5(join(d, "bc.h5"), ref, s);
+    REQUIRE_INPUT_ERROR(read_10x_h5(join(d, "bc.h5")), "bc.h5", "/matrix/barcodes has 18 names", "20 cells");
+  }
+  SECTION("encodings, empty matrices") {
+    const std::string p = copy("enc.h5ad");
+    {
+      h5::Handle f(H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+      H5Adelete_by_name(f.get(), "X", "encoding-type", H5P_DEFAULT);
+      h5::Handle x(H5Gopen2(f.get(), "X", H5P_DEFAULT), H5Gclose);
+      h5::write_string_attr(x.get(), "encoding-type", "coo_matrix");
+    }
+    REQUIRE_INPUT_ERROR(read_h5ad(p), "enc.h5ad", "coo_matrix");
+    CsrMatrix empty;
+    empty.n_rows = 0;
+    empty.n_cols = 5;
+    write_h5ad(join(d, "empty.h5ad"), empty);
+    REQUIRE_INPUT_ERROR(read_h5ad(join(d, "empty.h5ad")), "empty.h5ad", "empty matrix");
+    ReadOptions o;
+    o.h5ad_matrix = "layers/counts";
+    REQUIRE_INPUT_ERROR(read_h5ad(good, o), "good.h5ad", "no count matrix /layers/counts");
+  }
+}
