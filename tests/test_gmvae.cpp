@@ -188,3 +188,43 @@ TEST_CASE("GMVAE checkpoint round trip", "[gmvae][checkpoint]") {
   CHECK(q1 == q2);
   CHECK_THROWS_WITH((load_model<Vae<B, float>>(path, N)), Catch::Contains("holds a gmvae"));
 }
+
+TEST_CASE("Mixture re-initialisation sets p(z|k) from k-means and q(y|x) to uniform", "[gmvae]") {
+  auto data = scvae_test::random_counts(40, 12, 9);
+  GmvaeConfig cfg;
+  cfg.genes = 12;
+  cfg.hidden = {8};
+  cfg.latent = 2;
+  cfg.components = 3;
+  Gmvae<B, double> m(cfg, 20, 1);
+  auto km = m.init_mixture_from_data(data, all_rows(data), 5);
+  REQUIRE(km.labels.size() == 40);
+  const auto& L = m.arena().layout();
+  for (std::size_t s = 0; s < L.params.size(); ++s) {
+    auto v = m.arena().param(static_cast<SlotId>(s));
+    if (L.param_names[s] == "prior.mean")
+      for (Index k = 0; k < 3; ++k)
+        for (Index i = 0; i < 2; ++i) CHECK(v(i, k) == Approx(km.centroids(i, k)));
+    if (L.param_names[s] == "encoder_z.component_weight" || L.param_names[s] == "encoder_y.logits.weight")
+      for (Index i = 0; i < v.size(); ++i) CHECK(v.data[i] == 0.0);
+  }
+  CscBatch b;
+  auto rows = all_rows(data);
+  gather_batch(data, rows.data(), 20, InputTransform::log1p, b);
+  std::vector<double> q(3 * 20);
+  m.encode(b.input_view(), q.data(), nullptr);
+  for (double v : q) CHECK(v == Approx(1.0 / 3));
+
+  // a model without a mixture rejects the option
+  VaeConfig vc;
+  vc.genes = 12;
+  vc.hidden = {4};
+  vc.latent = 2;
+  Vae<B, float> vae(vc, 20);
+  TrainOptions o;
+  o.batch_size = 20;
+  o.epochs = 2;
+  o.mixture_init_epochs = 1;
+  Trainer<Vae<B, float>> t(vae, o);
+  CHECK_THROWS_WITH(t.fit(data, rows), Catch::Contains("no mixture"));
+}

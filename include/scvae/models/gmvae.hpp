@@ -14,6 +14,7 @@
 #include "../core/workspace.hpp"
 #include "../data/csr_matrix.hpp"
 #include "../inference/gaussian.hpp"
+#include "../metrics/kmeans.hpp"
 #include "config_text.hpp"
 #include "count_decoder.hpp"
 #include "step_stats.hpp"
@@ -314,6 +315,52 @@ class Gmvae {
       for (int r = 0; r < samples; ++r) s += std::exp(lw[r * n + j] - m);
       out[j] = m + std::log(s / samples);
     }
+  }
+
+  // Re-initialises the mixture from the data, as VaDE initialises its GMM from a pre-trained
+  // encoder: the component input weights W_k are zeroed (so q(z|x,k) is the same for every k),
+  // the latent means of `rows` are clustered by k-means (k-means++, `seed`), p(z|k) is set to
+  // each cluster's centroid and per-dimension variance, and q(y|x) is reset to uniform. Training
+  // then assigns cells to the nearest component instead of staying in a merge/split local
+  // optimum. Returns the k-means assignment of `rows`. Reset the optimiser's moments after this.
+  KMeansResult init_mixture_from_data(const CsrMatrix& data, const std::vector<Index>& rows, std::uint64_t seed) {
+    const Index K = cfg_.components, Z = cfg_.latent;
+    SCVAE_CHECK(static_cast<Index>(rows.size()) >= K, "Gmvae.init_mixture_from_data: fewer cells than components");
+    B::template fill<T>(arena_.param(component_weight_), T(0));
+    Eigen::MatrixXd latent(Z, static_cast<Index>(rows.size()));
+    std::vector<double> comp(static_cast<std::size_t>(Z * K * max_batch_));
+    CscBatch batch;
+    for (std::size_t s = 0; s < rows.size(); s += static_cast<std::size_t>(max_batch_)) {
+      const Index n = std::min<Index>(max_batch_, static_cast<Index>(rows.size() - s));
+      gather_batch(data, rows.data() + s, n, cfg_.input_transform, batch);
+      encode(batch.input_view(), nullptr, nullptr, comp.data());
+      // with W_k = 0 every component gives the same mean: take component 0's
+      for (Index j = 0; j < n; ++j)
+        for (Index i = 0; i < Z; ++i) latent(i, static_cast<Index>(s) + j) = comp[i + j * Z];
+    }
+    KMeansResult km = kmeans(latent, K, seed);
+    std::vector<T> m(static_cast<std::size_t>(Z * K)), raw(m.size());
+    std::vector<double> ss(m.size(), 0.0), cnt(static_cast<std::size_t>(K), 0.0);
+    for (Index c = 0; c < latent.cols(); ++c) {
+      const int k = km.labels[c];
+      cnt[k] += 1;
+      for (Index i = 0; i < Z; ++i) {
+        const double d = latent(i, c) - km.centroids(i, k);
+        ss[i + k * Z] += d * d;
+      }
+    }
+    for (Index k = 0; k < K; ++k)
+      for (Index i = 0; i < Z; ++i) {
+        m[i + k * Z] = T(km.centroids(i, k));
+        const double v = std::max(cnt[k] > 1 ? ss[i + k * Z] / cnt[k] : 1.0, 1e-2);
+        raw[i + k * Z] = T(v > 30 ? v : std::log(std::expm1(v)));  // softplus^{-1}(v)
+      }
+    B::template upload<T>(arena_.param_vec(prior_mean_), m.data());
+    B::template upload<T>(arena_.param_vec(prior_raw_var_), raw.data());
+    B::template fill<T>(arena_.param(logits_head_.w), T(0));
+    B::template fill<T>(arena_.param(logits_head_.b), T(0));
+    if (prior_logits_ >= 0) B::template fill<T>(arena_.param_vec(prior_logits_), T(0));
+    return km;
   }
 
  private:

@@ -48,6 +48,10 @@ struct TrainOptions {
   bool init_mean_bias = true;     // start the log-mean head at log(gene mean)
   std::string checkpoint_dir;     // if set: last.ckpt every epoch, best.ckpt at best validation ELBO
   int early_stopping_patience = 0;  // stop after this many epochs without a better validation ELBO; 0 = off
+  // Mixture models only (Gmvae): after this many epochs, re-initialise the mixture from k-means
+  // on the latent means of the training cells (Gmvae::init_mixture_from_data) and reset Adam's
+  // moments. 0 = off.
+  int mixture_init_epochs = 0;
   std::function<void(const EpochMetrics&)> on_epoch;
   std::function<void(const BatchProgress&)> on_batch;
   std::function<bool()> should_stop;  // polled between batches (e.g. Ctrl-C)
@@ -149,6 +153,7 @@ class Trainer {
       }
       ++epochs_done_;
       res.history.push_back(m);
+      if (opt_.mixture_init_epochs > 0 && epochs_done_ == opt_.mixture_init_epochs) reinit_mixture(data, train_rows);
       const double score = m.has_validation ? m.validation.elbo : m.train.elbo;
       const bool best = score > res.best_validation_elbo;
       if (best) {
@@ -189,6 +194,21 @@ class Trainer {
   }
 
  private:
+  template <class M>
+  static auto has_mixture_init(int) -> decltype(std::declval<M&>().init_mixture_from_data(
+                                                    std::declval<const CsrMatrix&>(), std::declval<const std::vector<Index>&>(), 0),
+                                                std::true_type{});
+  template <class M>
+  static std::false_type has_mixture_init(...);
+
+  void reinit_mixture(const CsrMatrix& data, const std::vector<Index>& rows) {
+    if constexpr (decltype(has_mixture_init<Model>(0))::value) {
+      model_.init_mixture_from_data(data, rows, opt_.seed ^ 0x4b4d45414e53ULL);
+      adam_.reset();
+    } else {
+      throw InputError("scvae: TrainOptions.mixture_init_epochs is set but this model has no mixture");
+    }
+  }
   static SplitMetrics mean_of(const StepStats& s) {
     SplitMetrics m;
     m.cells = s.n;
