@@ -120,4 +120,21 @@ void likelihood_moments_to_host(const CountDecoder& d, const Arena<B, T>& a, con
   }
 }
 
+// Posterior-predictive draws x ~ p(x | heads[:, :n]) into a host array [G x n]. The heads are
+// copied to the host and sampled there (distributions/likelihood.hpp: sample), seeded from rng.
+template <class B, class T>
+void likelihood_sample_to_host(const CountDecoder& d, const Arena<B, T>& a, const DecoderCache<T>& c, Index n, Rng& rng,
+                               double* out) {
+  const Index rows = d.n_head_rows(), G = d.genes;
+  std::vector<T> heads(static_cast<std::size_t>(rows * n)), theta(static_cast<std::size_t>(G)), x(static_cast<std::size_t>(G * n));
+  for (Index j = 0; j < n; ++j)
+    B::template download<T>(heads.data() + j * rows, VectorView<const T>{c.heads.data + j * c.heads.ld, rows});
+  const auto tv = d.theta_vec(a);
+  if (tv.size) B::template download<T>(theta.data(), tv);
+  std::mt19937_64 gen(rng.next_u64());
+  scvae::sample<T>(d.likelihood, MatrixView<const T>(heads.data(), rows, n),
+                   tv.size ? VectorView<const T>(theta.data(), G) : VectorView<const T>{}, gen, MatrixView<T>(x.data(), G, n));
+  for (Index i = 0; i < G * n; ++i) out[i] = double(x[i]);
+}
+
 }  // namespace scvae

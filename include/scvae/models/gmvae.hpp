@@ -249,6 +249,26 @@ class Gmvae {
     likelihood_moments_to_host<B, T>(decoder_, arena_, dec_, n, mean, variance);
   }
 
+  // Posterior-predictive counts [G x N] on the host: k ~ q(y|x), z ~ q(z|x,k), x ~ p(x|z).
+  void sample(CscView<float> input, Rng& rng, double* out) {
+    const Index n = input.cols, K = cfg_.components, Z = cfg_.latent;
+    SCVAE_CHECK(n > 0 && n <= max_batch_ && input.rows == cfg_.genes, "Gmvae.sample: batch shape does not match the model");
+    encode_only(input, n, Mode::eval, rng);
+    std::vector<double> q(static_cast<std::size_t>(K * n)), h(static_cast<std::size_t>(2 * Z * K * n));
+    to_host(VectorView<T>{q_.data, K * n}, q.data());
+    to_host(VectorView<T>{head_.data, 2 * Z * K * n}, h.data());
+    std::vector<T> zt(static_cast<std::size_t>(Z * n));
+    for (Index j = 0; j < n; ++j) {
+      const Index k = draw_component(q.data() + j * K, rng);
+      const double* hk = &h[(k * n + j) * 2 * Z];
+      for (Index i = 0; i < Z; ++i)
+        zt[i + j * Z] = T(hk[i] + std::exp(0.5 * gaussian::clamp_lv(hk[Z + i], cfg_.clamp.lv_min, cfg_.clamp.lv_max)) * rng.normal());
+    }
+    B::template upload<T>(VectorView<T>{z_.data, Z * n}, zt.data());
+    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng);
+    likelihood_sample_to_host<B, T>(decoder_, arena_, dec_, n, rng, out);
+  }
+
   // Importance-weighted log p(x) per cell with the mixture proposal q(z|x) = sum_k q(k|x) q(z|x,k):
   //   log (1/R) sum_r p(x|z_r) p(z_r) / q(z_r|x),  p(z) = sum_k pi_k N(z; m_k, v_k).
   void importance_log_likelihood(CscView<float> input, CscView<float> counts, int samples, Rng& rng, double* out) {
@@ -272,15 +292,7 @@ class Gmvae {
       std::vector<double> lwz(static_cast<std::size_t>(n));
       for (Index j = 0; j < n; ++j) {
         // k ~ q(y|x), z ~ q(z|x,k)
-        double u = rng.uniform(), acc = 0;
-        Index kk = K - 1;
-        for (Index k = 0; k < K; ++k) {
-          acc += q[k + j * K];
-          if (u < acc) {
-            kk = k;
-            break;
-          }
-        }
+        const Index kk = draw_component(q.data() + j * K, rng);
         const double* hk = &h[(kk * n + j) * 2 * Z];
         for (Index i = 0; i < Z; ++i) {
           const double lv = gaussian::clamp_lv(hk[Z + i], cfg_.clamp.lv_min, cfg_.clamp.lv_max);
@@ -364,6 +376,14 @@ class Gmvae {
   }
 
  private:
+  Index draw_component(const double* q, Rng& rng) const {
+    double u = rng.uniform(), acc = 0;
+    for (Index k = 0; k < cfg_.components; ++k) {
+      acc += q[k];
+      if (u < acc) return k;
+    }
+    return cfg_.components - 1;
+  }
   static double log_add(double a, double b) {
     if (a == -INFINITY) return b;
     if (b == -INFINITY) return a;

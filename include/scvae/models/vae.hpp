@@ -219,6 +219,15 @@ class Vae {
     likelihood_moments_to_host<B, T>(decoder_, arena_, dec_, n, mean, variance);
   }
 
+  // Posterior-predictive counts [G x N] on the host: z ~ q(z|x), then x ~ p(x|z).
+  void sample(CscView<float> input, Rng& rng, double* out) {
+    const Index n = input.cols;
+    SCVAE_CHECK(n > 0 && n <= max_batch_ && input.rows == cfg_.genes, "Vae.sample: batch shape does not match the model");
+    encode_sample(input, n, Mode::eval, rng, {});
+    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng);
+    likelihood_sample_to_host<B, T>(decoder_, arena_, dec_, n, rng, out);
+  }
+
  private:
   Index check_batch(CscView<float> input, CscView<float> counts) const {
     SCVAE_CHECK(input.cols == counts.cols, "Vae: input and counts have different batch sizes");
