@@ -15,76 +15,35 @@
 #include "../data/csr_matrix.hpp"
 #include "../inference/gaussian.hpp"
 #include "../metrics/kmeans.hpp"
-#include "config_text.hpp"
 #include "count_decoder.hpp"
+#include "model_config.hpp"
 #include "step_stats.hpp"
 
 namespace scvae {
 
-struct GmvaeConfig {
-  Index genes = 0;
-  std::vector<Index> hidden{250, 250};
-  Index latent = 25;
+struct GmvaeConfig : ModelConfig {
   Index components = 10;
   bool learn_prior_weights = false;  // p(y): uniform (scVAE default) or learned logits
-  LikelihoodSpec likelihood{Likelihood::zinb, Dispersion::gene_cell};
-  bool batch_norm = true;
-  bool batch_norm_scale = false;
-  double dropout = 0.0;
-  InputTransform input_transform = InputTransform::log1p;
-  LatentClamp clamp{};
 
+  GmvaeConfig() {
+    hidden = {250, 250};  // scVAE's full 10x-MBC model: GMVAE, ZINB, hidden [250, 250]
+    likelihood = {Likelihood::zinb, Dispersion::gene_cell};
+  }
   void validate() const {
-    SCVAE_CHECK(genes > 0, "GmvaeConfig.genes must be positive");
-    SCVAE_CHECK(latent > 0, "GmvaeConfig.latent must be positive");
+    ModelConfig::validate("GmvaeConfig");
     SCVAE_CHECK(components > 0, "GmvaeConfig.components must be positive");
-    SCVAE_CHECK(!hidden.empty(), "GmvaeConfig.hidden needs at least one layer");
-    for (auto h : hidden) SCVAE_CHECK(h > 0, "GmvaeConfig.hidden sizes must be positive");
-    SCVAE_CHECK(dropout >= 0 && dropout < 1, "GmvaeConfig.dropout must be in [0, 1)");
-  }
-  MlpOptions encoder_options() const {
-    MlpOptions o;
-    o.hidden = hidden;
-    o.batch_norm = batch_norm;
-    o.batch_norm_scale = batch_norm_scale;
-    o.dropout = dropout;
-    return o;
-  }
-  MlpOptions decoder_options() const {
-    MlpOptions o = encoder_options();
-    o.hidden.assign(hidden.rbegin(), hidden.rend());
-    return o;
   }
   void write(detail::KeyValues& kv) const {
-    kv.set("genes", genes);
-    kv.set("hidden", hidden);
-    kv.set("latent", latent);
+    write_network(kv);
     kv.set("components", components);
     kv.set("learn_prior_weights", learn_prior_weights);
-    kv.set("likelihood", std::string(to_string(likelihood.kind)));
-    kv.set("dispersion", std::string(to_string(likelihood.dispersion)));
-    kv.set("batch_norm", batch_norm);
-    kv.set("batch_norm_scale", batch_norm_scale);
-    kv.set("dropout", dropout);
-    kv.set("input_transform", std::string(input_transform == InputTransform::log1p ? "log1p" : "none"));
-    kv.set("lv_min", clamp.lv_min);
-    kv.set("lv_max", clamp.lv_max);
+    write_rest(kv);
   }
   static GmvaeConfig read(const detail::KeyValues& kv) {
     GmvaeConfig c;
-    c.genes = kv.integer("genes");
-    c.hidden = kv.list("hidden");
-    c.latent = kv.integer("latent");
+    c.read_common(kv);
     c.components = kv.integer("components");
     c.learn_prior_weights = kv.flag("learn_prior_weights");
-    c.likelihood.kind = parse_likelihood(kv.str("likelihood"));
-    c.likelihood.dispersion = parse_dispersion(kv.str("dispersion"));
-    c.batch_norm = kv.flag("batch_norm");
-    c.batch_norm_scale = kv.flag("batch_norm_scale");
-    c.dropout = kv.num("dropout");
-    c.input_transform = kv.str("input_transform") == "log1p" ? InputTransform::log1p : InputTransform::none;
-    c.clamp.lv_min = kv.num("lv_min");
-    c.clamp.lv_max = kv.num("lv_max");
     c.validate();
     return c;
   }

@@ -10,69 +10,21 @@
 #include "../core/workspace.hpp"
 #include "../data/csr_matrix.hpp"
 #include "../inference/gaussian.hpp"
-#include "config_text.hpp"
 #include "count_decoder.hpp"
+#include "model_config.hpp"
 #include "step_stats.hpp"
 
 namespace scvae {
 
-struct VaeConfig {
-  Index genes = 0;
-  std::vector<Index> hidden{250};  // encoder sizes; the decoder mirrors them
-  Index latent = 25;
-  LikelihoodSpec likelihood{Likelihood::nb, Dispersion::gene_cell};
-  bool batch_norm = true;
-  bool batch_norm_scale = false;
-  double dropout = 0.0;
-  InputTransform input_transform = InputTransform::log1p;
-  LatentClamp clamp{};
-
-  void validate() const {
-    SCVAE_CHECK(genes > 0, "VaeConfig.genes must be positive");
-    SCVAE_CHECK(latent > 0, "VaeConfig.latent must be positive");
-    SCVAE_CHECK(!hidden.empty(), "VaeConfig.hidden needs at least one layer");
-    for (auto h : hidden) SCVAE_CHECK(h > 0, "VaeConfig.hidden sizes must be positive");
-    SCVAE_CHECK(dropout >= 0 && dropout < 1, "VaeConfig.dropout must be in [0, 1)");
-  }
-  MlpOptions encoder_options() const {
-    MlpOptions o;
-    o.hidden = hidden;
-    o.batch_norm = batch_norm;
-    o.batch_norm_scale = batch_norm_scale;
-    o.dropout = dropout;
-    return o;
-  }
-  MlpOptions decoder_options() const {
-    MlpOptions o = encoder_options();
-    o.hidden.assign(hidden.rbegin(), hidden.rend());
-    return o;
-  }
+struct VaeConfig : ModelConfig {
+  void validate() const { ModelConfig::validate("VaeConfig"); }
   void write(detail::KeyValues& kv) const {
-    kv.set("genes", genes);
-    kv.set("hidden", hidden);
-    kv.set("latent", latent);
-    kv.set("likelihood", std::string(to_string(likelihood.kind)));
-    kv.set("dispersion", std::string(to_string(likelihood.dispersion)));
-    kv.set("batch_norm", batch_norm);
-    kv.set("batch_norm_scale", batch_norm_scale);
-    kv.set("dropout", dropout);
-    kv.set("input_transform", std::string(input_transform == InputTransform::log1p ? "log1p" : "none"));
-    kv.set("lv_min", clamp.lv_min);
-    kv.set("lv_max", clamp.lv_max);
+    write_network(kv);
+    write_rest(kv);
   }
   static VaeConfig read(const detail::KeyValues& kv) {
     VaeConfig c;
-    c.genes = kv.integer("genes");
-    c.hidden = kv.list("hidden");
-    c.latent = kv.integer("latent");
-    c.likelihood.kind = parse_likelihood(kv.str("likelihood"));
-    c.likelihood.dispersion = parse_dispersion(kv.str("dispersion"));
-    c.batch_norm = kv.flag("batch_norm");
-    c.batch_norm_scale = kv.flag("batch_norm_scale");
-    c.dropout = kv.num("dropout");
-    c.input_transform = kv.str("input_transform") == "log1p" ? InputTransform::log1p : InputTransform::none;
-    c.clamp.lv_min = kv.num("lv_min");
-    c.clamp.lv_max = kv.num("lv_max");
+    c.read_common(kv);
     c.validate();
     return c;
   }

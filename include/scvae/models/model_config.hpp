@@ -1,0 +1,77 @@
+#pragma once
+// The configuration shared by the VAE and the GMVAE: network sizes, likelihood, normalisation,
+// input transform, and its "key=value" form stored in checkpoints.
+#include <string>
+#include <vector>
+
+#include "../data/csr_matrix.hpp"
+#include "../distributions/likelihood_spec.hpp"
+#include "../inference/gaussian.hpp"
+#include "../layers/mlp.hpp"
+#include "config_text.hpp"
+
+namespace scvae {
+
+struct ModelConfig {
+  Index genes = 0;
+  std::vector<Index> hidden{250};  // encoder sizes; the decoder mirrors them
+  Index latent = 25;
+  LikelihoodSpec likelihood{Likelihood::nb, Dispersion::gene_cell};
+  bool batch_norm = true;
+  bool batch_norm_scale = false;
+  double dropout = 0.0;
+  InputTransform input_transform = InputTransform::log1p;
+  LatentClamp clamp{};
+
+  void validate(const std::string& what) const {
+    SCVAE_CHECK(genes > 0, what + ".genes must be positive");
+    SCVAE_CHECK(latent > 0, what + ".latent must be positive");
+    SCVAE_CHECK(!hidden.empty(), what + ".hidden needs at least one layer");
+    for (auto h : hidden) SCVAE_CHECK(h > 0, what + ".hidden sizes must be positive");
+    SCVAE_CHECK(dropout >= 0 && dropout < 1, what + ".dropout must be in [0, 1)");
+  }
+  MlpOptions encoder_options() const {
+    MlpOptions o;
+    o.hidden = hidden;
+    o.batch_norm = batch_norm;
+    o.batch_norm_scale = batch_norm_scale;
+    o.dropout = dropout;
+    return o;
+  }
+  MlpOptions decoder_options() const {
+    MlpOptions o = encoder_options();
+    o.hidden.assign(hidden.rbegin(), hidden.rend());
+    return o;
+  }
+  // Fields in a fixed order: a checkpoint is restored only into an identical configuration.
+  void write_network(detail::KeyValues& kv) const {
+    kv.set("genes", genes);
+    kv.set("hidden", hidden);
+    kv.set("latent", latent);
+  }
+  void write_rest(detail::KeyValues& kv) const {
+    kv.set("likelihood", std::string(to_string(likelihood.kind)));
+    kv.set("dispersion", std::string(to_string(likelihood.dispersion)));
+    kv.set("batch_norm", batch_norm);
+    kv.set("batch_norm_scale", batch_norm_scale);
+    kv.set("dropout", dropout);
+    kv.set("input_transform", std::string(input_transform == InputTransform::log1p ? "log1p" : "none"));
+    kv.set("lv_min", clamp.lv_min);
+    kv.set("lv_max", clamp.lv_max);
+  }
+  void read_common(const detail::KeyValues& kv) {
+    genes = kv.integer("genes");
+    hidden = kv.list("hidden");
+    latent = kv.integer("latent");
+    likelihood.kind = parse_likelihood(kv.str("likelihood"));
+    likelihood.dispersion = parse_dispersion(kv.str("dispersion"));
+    batch_norm = kv.flag("batch_norm");
+    batch_norm_scale = kv.flag("batch_norm_scale");
+    dropout = kv.num("dropout");
+    input_transform = kv.str("input_transform") == "log1p" ? InputTransform::log1p : InputTransform::none;
+    clamp.lv_min = kv.num("lv_min");
+    clamp.lv_max = kv.num("lv_max");
+  }
+};
+
+}  // namespace scvae
