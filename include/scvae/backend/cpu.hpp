@@ -9,9 +9,15 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#ifdef SCVAE_USE_BLAS
+// Optional BLAS (CMake: -DSCVAE_USE_BLAS=ON, Debian's OpenBLAS): the large GEMMs go to cblas_?gemm.
+#include <cblas.h>
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));  // OpenBLAS only
 #endif
 
 #include "../core/error.hpp"
@@ -39,14 +45,22 @@ struct CpuBackend {
   static CMap<T> map(MatrixView<const T> m) { return CMap<T>(m.data, m.rows, m.cols, Eigen::OuterStride<>(m.ld)); }
 
   // ---- threads and memory -------------------------------------------------------------------
+  // n threads for scvae's OpenMP loops and GEMM blocks; Eigen itself stays single-threaded (each
+  // GEMM block is one Eigen call, see gemm()).
   static void set_threads(int n) {
     if (n <= 0) return;
-    Eigen::setNbThreads(n);
+    Eigen::setNbThreads(1);
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif
   }
-  static int threads() { return Eigen::nbThreads(); }
+  static int threads() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+  }
   template <class T>
   static Buffer<T> allocate(Index n) { return Buffer<T>(static_cast<std::size_t>(n)); }
   template <class T>
@@ -60,7 +74,9 @@ struct CpuBackend {
   static void download(T* host, VectorView<const T> src) { std::copy(src.data, src.data + src.size, host); }
 
   template <class T>
-  static void fill(VectorView<T> v, T value) { std::fill(v.data, v.data + v.size, value); }
+  static void fill(VectorView<T> v, T value) {
+    for_ranges(v.size, [&](Index i0, Index i1) { std::fill(v.data + i0, v.data + i1, value); });
+  }
   template <class T>
   static void fill(MatrixView<T> m, T value) {
     for (Index j = 0; j < m.cols; ++j) std::fill(&m(0, j), &m(0, j) + m.rows, value);
@@ -69,80 +85,281 @@ struct CpuBackend {
   static void copy(MatrixView<const T> src, MatrixView<T> dst) { map(dst) = map(src); }
 
   // ---- dense linear algebra -----------------------------------------------------------------
-  // C = alpha * op(A) * op(B) + beta * C.
+  // GEMM threading: a product big enough to share is split into one fixed block per thread (rows
+  // of C, columns of C, or the inner dimension with partial products summed in thread order), and
+  // each block runs as ONE single-threaded GEMM (Eigen, or BLAS under SCVAE_USE_BLAS). One barrier
+  // per GEMM instead of Eigen's per-panel synchronisation: on a busy machine a fine-grained
+  // parallel GEMM waits a scheduler time slice at every sync (measured: docs/performance.md).
+  // Results depend only on the thread count (fixed ranges), never on scheduling.
+  static constexpr double kGemmMinWorkPerThread = 2e7;  // multiply-adds
+  static constexpr int kMaxGemmThreads = 64;
+
+  // C = alpha * op(A) * op(B) + beta * C on the calling thread only.
   template <class T>
-  static void gemm(bool trans_a, bool trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
-                   MatrixView<T> c) {
+  static void gemm_serial(bool trans_a, bool trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
+                          MatrixView<T> c) {
+    if (c.rows == 0 || c.cols == 0) return;
+    const Index k = trans_a ? a.rows : a.cols;
+#ifdef SCVAE_USE_BLAS
+    if (k > 0 && double(c.rows) * double(c.cols) * double(k) >= 1e5) {
+      static const bool one_blas_thread = [] {  // BLAS runs inside our threads: never nested
+        if (openblas_set_num_threads) openblas_set_num_threads(1);
+        return true;
+      }();
+      (void)one_blas_thread;
+      const auto ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
+      const int lda = int(std::max<Index>(1, a.ld)), ldb = int(std::max<Index>(1, b.ld));
+      if constexpr (std::is_same<T, float>::value)
+        cblas_sgemm(CblasColMajor, ta, tb, int(c.rows), int(c.cols), int(k), alpha, a.data, lda, b.data, ldb, beta,
+                    c.data, int(c.ld));
+      else
+        cblas_dgemm(CblasColMajor, ta, tb, int(c.rows), int(c.cols), int(k), alpha, a.data, lda, b.data, ldb, beta,
+                    c.data, int(c.ld));
+      return;
+    }
+#endif
     auto C = map(c);
     if (beta == T(0)) C.setZero();
     else if (beta != T(1)) C *= beta;
+    if (k == 0) return;
     auto A = map(a);
     auto Bm = map(b);
+    // Tiny products: Eigen's coefficient-based product (never threaded, no packing). Otherwise
+    // Eigen's GEMM, which is single-threaded inside an OpenMP region or after set_threads().
+    if (double(c.rows) * double(c.cols) * double(k) < 2e5) {
+      if (!trans_a && !trans_b) C.noalias() += alpha * A.lazyProduct(Bm);
+      else if (trans_a && !trans_b) C.noalias() += alpha * A.transpose().lazyProduct(Bm);
+      else if (!trans_a && trans_b) C.noalias() += alpha * A.lazyProduct(Bm.transpose());
+      else C.noalias() += alpha * A.transpose().lazyProduct(Bm.transpose());
+      return;
+    }
     if (!trans_a && !trans_b) C.noalias() += alpha * A * Bm;
     else if (trans_a && !trans_b) C.noalias() += alpha * A.transpose() * Bm;
     else if (!trans_a && trans_b) C.noalias() += alpha * A * Bm.transpose();
     else C.noalias() += alpha * A.transpose() * Bm.transpose();
   }
 
-  // C [M x N] = alpha * W [M x G] * X [G x N] (sparse) + beta * C. Touches only W's columns of
-  // genes that are non-zero in the batch: cost M * nnz instead of M * G * N.
+  // Per-thread scratch of the calling thread for partial products (grown, never shrunk).
   template <class T>
-  static void spmm(T alpha, MatrixView<const T> w, CscView<float> x, T beta, MatrixView<T> c) {
-    const Index M = w.rows;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (x.cols > 1 && x.nnz() * M > 200000)
-#endif
-    for (Index n = 0; n < x.cols; ++n) {
-      T* cn = &c(0, n);
-      if (beta == T(0)) std::fill(cn, cn + M, T(0));
-      else for (Index i = 0; i < M; ++i) cn[i] *= beta;
-      for (std::int64_t k = x.ptr[n]; k < x.ptr[n + 1]; ++k) {
-        const T v = alpha * static_cast<T>(x.val[k]);
-        const T* wg = &w(0, x.idx[k]);
-        for (Index i = 0; i < M; ++i) cn[i] += v * wg[i];
-      }
-    }
+  static T* gemm_scratch(std::size_t n) {
+    thread_local Buffer<T> buf;
+    if (buf.size() < n) buf.resize(n);
+    return buf.data();
   }
-  // dW [M x G] += alpha * dC [M x N] * X^T (X [G x N] sparse). Threads split W's rows, so no
-  // two threads write the same element and the result does not depend on the thread count.
+
+  // C = alpha * op(A) * op(B) + beta * C (column-major, any ld).
   template <class T>
-  static void spmm_grad(T alpha, MatrixView<const T> dc, CscView<float> x, MatrixView<T> dw) {
-    const Index M = dw.rows;
+  static void gemm(bool trans_a, bool trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
+                   MatrixView<T> c) {
+    const Index M = c.rows, N = c.cols, K = trans_a ? a.rows : a.cols;
+    const double work = double(M) * double(N) * double(K);
+    int nt = 1;
 #ifdef _OPENMP
-    const int nt = (x.nnz() * M > 200000) ? omp_get_max_threads() : 1;
+    if (!omp_in_parallel()) nt = std::max(1, std::min(omp_get_max_threads(), int(work / kGemmMinWorkPerThread)));
+#endif
+    if (nt <= 1) {
+      gemm_serial(trans_a, trans_b, alpha, a, b, beta, c);
+      return;
+    }
+    nt = std::min(nt, kMaxGemmThreads);
+#ifdef _OPENMP
+    // op(A) rows r0..r1: A's rows (no transpose) or A's columns (transposed); likewise op(B).
+    auto a_rows = [&](Index r0, Index n) { return trans_a ? a.col_block(r0, n) : a.row_block(r0, n); };
+    auto a_inner = [&](Index k0, Index n) { return trans_a ? a.row_block(k0, n) : a.col_block(k0, n); };
+    auto b_inner = [&](Index k0, Index n) { return trans_b ? b.col_block(k0, n) : b.row_block(k0, n); };
+    auto b_cols = [&](Index c0, Index n) { return trans_b ? b.row_block(c0, n) : b.col_block(c0, n); };
+    const bool split_inner = K >= 4 * std::max(M, N);
+    if (!split_inner) {
+      const bool by_rows = M >= N;
+      const Index D = by_rows ? M : N;
+#pragma omp parallel num_threads(nt)
+      {
+        const int t = omp_get_thread_num(), T_ = omp_get_num_threads();
+        // Row blocks aligned to 16 (whole SIMD registers).
+        const Index q = by_rows ? 16 : 1;
+        const Index d0 = (D / q * t / T_) * q, d1 = t + 1 == T_ ? D : (D / q * (t + 1) / T_) * q;
+        if (d1 > d0) {
+          if (by_rows)
+            gemm_serial(trans_a, trans_b, alpha, a_rows(d0, d1 - d0), b, beta, c.row_block(d0, d1 - d0));
+          else
+            gemm_serial(trans_a, trans_b, alpha, a, b_cols(d0, d1 - d0), beta, c.col_block(d0, d1 - d0));
+        }
+      }
+      return;
+    }
+    // Inner-dimension split: thread t forms P_t = alpha op(A)[:, K_t] op(B)[K_t, :] in its own
+    // scratch, then C = beta C + sum_t P_t in thread order.
+    T* parts[kMaxGemmThreads] = {};
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num(), T_ = omp_get_num_threads();
-#else
-    {
-      const int t = 0, T_ = 1;
-#endif
-      const Index r0 = M * t / T_, r1 = M * (t + 1) / T_;
-      for (Index n = 0; n < x.cols; ++n) {
-        const T* dcn = &dc(0, n);
-        for (std::int64_t k = x.ptr[n]; k < x.ptr[n + 1]; ++k) {
-          const T v = alpha * static_cast<T>(x.val[k]);
-          T* dwg = &dw(0, x.idx[k]);
-          for (Index i = r0; i < r1; ++i) dwg[i] += v * dcn[i];
+      const Index k0 = K * t / T_, k1 = K * (t + 1) / T_;
+      T* p = gemm_scratch<T>(static_cast<std::size_t>(M * N));
+      parts[t] = p;
+      gemm_serial(trans_a, trans_b, alpha, a_inner(k0, k1 - k0), b_inner(k0, k1 - k0), T(0), MatrixView<T>(p, M, N));
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (Index j = 0; j < N; ++j) {
+        T* cj = &c(0, j);
+        for (Index i = 0; i < M; ++i) {
+          T acc = parts[0][i + j * M];
+          for (int u = 1; u < T_; ++u) acc += parts[u][i + j * M];
+          cj[i] = beta == T(0) ? acc : beta * cj[i] + acc;
         }
       }
     }
+#endif
   }
-  // C[:, j] += b for every column j.
+
+  // ---- sparse first layer ------------------------------------------------------------------
+  // The batch [G x N] CSC is re-indexed gene-major (a counting sort, O(G + nnz)) so that each
+  // weight column W[:, g] of a non-zero gene is read (and dW[:, g] written) ONCE per batch, in
+  // increasing g: cell-major order would stream the 28 MB weight matrix once per cell.
+  struct GeneMajor {
+    std::vector<std::int64_t> start;  // [G + 1]: entries of gene g are start[g] .. start[g+1]-1
+    std::vector<std::int32_t> cell;   // [nnz] column (cell) of each entry, increasing per gene
+    std::vector<float> val;           // [nnz]
+  };
+  static const GeneMajor& gene_major(CscView<float> x) {
+    thread_local GeneMajor gm;  // grown once, reused: no allocation per step
+    const Index G = x.rows;
+    const std::int64_t base = x.cols > 0 ? x.ptr[0] : 0, nnz = x.nnz();
+    gm.start.assign(static_cast<std::size_t>(G + 1), 0);
+    if (static_cast<std::int64_t>(gm.cell.size()) < nnz) {  // headroom: batches differ in nnz
+      gm.cell.resize(static_cast<std::size_t>(nnz + nnz / 2));
+      gm.val.resize(static_cast<std::size_t>(nnz + nnz / 2));
+    }
+    for (std::int64_t k = base; k < base + nnz; ++k) ++gm.start[x.idx[k] + 1];
+    for (Index g = 0; g < G; ++g) gm.start[g + 1] += gm.start[g];
+    // Scatter with a moving cursor per gene (start[g] is restored afterwards).
+    for (Index n = 0; n < x.cols; ++n)
+      for (std::int64_t k = x.ptr[n]; k < x.ptr[n + 1]; ++k) {
+        const std::int64_t pos = gm.start[x.idx[k]]++;
+        gm.cell[pos] = static_cast<std::int32_t>(n);
+        gm.val[pos] = x.val[k];
+      }
+    for (Index g = G; g > 0; --g) gm.start[g] = gm.start[g - 1];
+    gm.start[0] = 0;
+    return gm;
+  }
+  // Gene range of thread t of T_: balanced by non-zeros, fixed for a given batch and T_.
+  static Index gene_split(const GeneMajor& gm, Index G, int t, int T_) {
+    if (t == 0) return 0;
+    if (t == T_) return G;
+    const std::int64_t target = gm.start[G] * t / T_;
+    return static_cast<Index>(std::lower_bound(gm.start.begin(), gm.start.begin() + G + 1, target) -
+                              gm.start.begin());
+  }
+  static int sparse_threads(std::int64_t nnz, Index M) {
+#ifdef _OPENMP
+    if (!omp_in_parallel() && double(nnz) * double(M) > 2e6) return std::min(omp_get_max_threads(), kMaxGemmThreads);
+#endif
+    (void)nnz;
+    (void)M;
+    return 1;
+  }
+
+  // C [M x N] = alpha * W [M x G] * X [G x N] (sparse) + beta * C. Cost M * nnz: only the weight
+  // columns of genes that are non-zero in the batch are read, each once. Threads take gene
+  // ranges into private partial sums, added in thread order (deterministic per thread count).
+  template <class T>
+  static void spmm(T alpha, MatrixView<const T> w, CscView<float> x, T beta, MatrixView<T> c) {
+    const Index M = w.rows, N = x.cols, G = x.rows;
+    const GeneMajor& gm = gene_major(x);
+    const int nt = sparse_threads(x.nnz(), M);
+    auto accumulate = [&](Index g0, Index g1, T* out, Index ldo) {
+      for (Index g = g0; g < g1; ++g) {
+        const T* wg = &w(0, g);
+        for (std::int64_t e = gm.start[g]; e < gm.start[g + 1]; ++e) {
+          const T v = alpha * static_cast<T>(gm.val[e]);
+          T* on = out + gm.cell[e] * ldo;
+          for (Index i = 0; i < M; ++i) on[i] += v * wg[i];
+        }
+      }
+    };
+    if (nt <= 1) {
+      for (Index n = 0; n < N; ++n) {
+        T* cn = &c(0, n);
+        if (beta == T(0)) std::fill(cn, cn + M, T(0));
+        else if (beta != T(1)) for (Index i = 0; i < M; ++i) cn[i] *= beta;
+      }
+      accumulate(0, G, c.data, c.ld);
+      return;
+    }
+#ifdef _OPENMP
+    T* parts[kMaxGemmThreads] = {};
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), T_ = omp_get_num_threads();
+      T* p = gemm_scratch<T>(static_cast<std::size_t>(M * N));
+      std::fill(p, p + M * N, T(0));
+      parts[t] = p;
+      accumulate(gene_split(gm, G, t, T_), gene_split(gm, G, t + 1, T_), p, M);
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (Index n = 0; n < N; ++n) {
+        T* cn = &c(0, n);
+        for (Index i = 0; i < M; ++i) {
+          T acc = parts[0][i + n * M];
+          for (int u = 1; u < T_; ++u) acc += parts[u][i + n * M];
+          cn[i] = beta == T(0) ? acc : beta * cn[i] + acc;
+        }
+      }
+    }
+#endif
+  }
+  // dW [M x G] += alpha * dC [M x N] * X^T (X [G x N] sparse). Threads take gene ranges (whole
+  // columns of dW), so no two threads write the same element; each element sums its cells in
+  // increasing order, so the result does not depend on the thread count.
+  template <class T>
+  static void spmm_grad(T alpha, MatrixView<const T> dc, CscView<float> x, MatrixView<T> dw) {
+    const Index M = dw.rows, G = x.rows;
+    const GeneMajor& gm = gene_major(x);
+    const int nt = sparse_threads(x.nnz(), M);
+    auto accumulate = [&](Index g0, Index g1) {
+      for (Index g = g0; g < g1; ++g) {
+        T* dwg = &dw(0, g);
+        for (std::int64_t e = gm.start[g]; e < gm.start[g + 1]; ++e) {
+          const T v = alpha * static_cast<T>(gm.val[e]);
+          const T* dcn = &dc(0, gm.cell[e]);
+          for (Index i = 0; i < M; ++i) dwg[i] += v * dcn[i];
+        }
+      }
+    };
+    if (nt <= 1) {
+      accumulate(0, G);
+      return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), T_ = omp_get_num_threads();
+      accumulate(gene_split(gm, G, t, T_), gene_split(gm, G, t + 1, T_));
+    }
+#endif
+  }
+  // C[:, j] += b for every column j. Large outputs (the count heads) split their rows over threads.
   template <class T>
   static void add_bias(MatrixView<T> c, VectorView<const T> b) {
-    for (Index j = 0; j < c.cols; ++j) {
-      T* cj = &c(0, j);
-      for (Index i = 0; i < c.rows; ++i) cj[i] += b[i];
-    }
+    for_ranges(c.cols > 1 ? c.rows : 0, [&](Index i0, Index i1) {
+      for (Index j = 0; j < c.cols; ++j) {
+        T* cj = &c(0, j);
+        for (Index i = i0; i < i1; ++i) cj[i] += b[i];
+      }
+    });
+    if (c.cols <= 1)
+      for (Index j = 0; j < c.cols; ++j)
+        for (Index i = 0; i < c.rows; ++i) c(i, j) += b[i];
   }
-  // db += row sums of dC.
+  // db += row sums of dC (each row summed over columns in order, whatever the thread count).
   template <class T>
   static void bias_grad(MatrixView<const T> dc, VectorView<T> db) {
-    for (Index j = 0; j < dc.cols; ++j) {
-      const T* cj = &dc(0, j);
-      for (Index i = 0; i < dc.rows; ++i) db[i] += cj[i];
-    }
+    for_ranges(dc.rows, [&](Index i0, Index i1) {
+      for (Index j = 0; j < dc.cols; ++j) {
+        const T* cj = &dc(0, j);
+        for (Index i = i0; i < i1; ++i) db[i] += cj[i];
+      }
+    });
   }
 
   // ---- elementwise activations --------------------------------------------------------------
@@ -255,6 +472,51 @@ struct CpuBackend {
   }
 
   // ---- reductions and optimiser support ----------------------------------------------------
+  // Whole-arena passes (21M parameters for the reference VAE) are memory-bound: each is ONE
+  // vectorised sweep, split over threads in fixed contiguous ranges (reductions combine the
+  // per-thread partials in thread order: deterministic for a given thread count).
+  static constexpr Index kParallelMin = Index(1) << 16;
+  // Calls f(i0, i1) on thread t's share of [0, n).
+  template <class F>
+  static void for_ranges(Index n, F&& f) {
+#ifdef _OPENMP
+    if (n >= kParallelMin && !omp_in_parallel() && omp_get_max_threads() > 1) {
+#pragma omp parallel
+      {
+        const int t = omp_get_thread_num(), T_ = omp_get_num_threads();
+        // Ranges aligned to 16 elements (whole cache lines of floats).
+        const Index q = (n + 15) / 16;
+        const Index i0 = std::min(n, q * t / T_ * 16), i1 = t + 1 == T_ ? n : std::min(n, q * (t + 1) / T_ * 16);
+        if (i1 > i0) f(i0, i1);
+      }
+      return;
+    }
+#endif
+    f(Index(0), n);
+  }
+  // Sum over threads' partials of g(i0, i1) -> R, in thread order.
+  template <class R, class F>
+  static R reduce_ranges(Index n, F&& g) {
+#ifdef _OPENMP
+    if (n >= kParallelMin && !omp_in_parallel() && omp_get_max_threads() > 1) {
+      R part[kMaxGemmThreads] = {};
+      int used = 1;
+#pragma omp parallel num_threads(std::min(omp_get_max_threads(), kMaxGemmThreads))
+      {
+        const int t = omp_get_thread_num(), T_ = omp_get_num_threads();
+        const Index q = (n + 15) / 16;
+        const Index i0 = std::min(n, q * t / T_ * 16), i1 = t + 1 == T_ ? n : std::min(n, q * (t + 1) / T_ * 16);
+        part[t] = i1 > i0 ? g(i0, i1) : R(0);
+        if (t == 0) used = T_;
+      }
+      R r = part[0];
+      for (int t = 1; t < used; ++t) r += part[t];
+      return r;
+    }
+#endif
+    return g(Index(0), n);
+  }
+
   template <class T>
   static T sum(VectorView<const T> v) {
     T s = 0;
@@ -263,26 +525,48 @@ struct CpuBackend {
   }
   template <class T>
   static double sum_squares(VectorView<const T> v) {
-    double s = 0;
-    for (Index i = 0; i < v.size; ++i) s += double(v[i]) * double(v[i]);
-    return s;
+    return reduce_ranges<double>(v.size, [&](Index i0, Index i1) {
+      const T* x = v.data;  // (through the captured view, GCC vectorises with gathers)
+      double s = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : s)
+#endif
+      for (Index i = i0; i < i1; ++i) s += double(x[i]) * double(x[i]);
+      return s;
+    });
   }
+  // x * 0 is 0 for finite x and NaN for +-inf and NaN: one branch-free vectorised sweep.
   template <class T>
   static bool all_finite(VectorView<const T> v) {
-    bool ok = true;
-    for (Index i = 0; i < v.size; ++i) ok &= std::isfinite(v[i]);
-    return ok;
+    const T z = reduce_ranges<T>(v.size, [&](Index i0, Index i1) {
+      const T* x = v.data;
+      T acc = T(0);
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : acc)
+#endif
+      for (Index i = i0; i < i1; ++i) acc += x[i] * T(0);
+      return acc;
+    });
+    return z == T(0);
   }
   template <class T>
   static void scale(VectorView<T> v, T a) {
-    for (Index i = 0; i < v.size; ++i) v[i] *= a;
+    for_ranges(v.size, [&](Index i0, Index i1) {
+      T* x = v.data;
+      for (Index i = i0; i < i1; ++i) x[i] *= a;
+    });
   }
   template <class T>
   static void clamp(VectorView<T> v, T lo, T hi) {
-    for (Index i = 0; i < v.size; ++i) v[i] = std::min(hi, std::max(lo, v[i]));
+    for_ranges(v.size, [&](Index i0, Index i1) {
+      T* x = v.data;
+      for (Index i = i0; i < i1; ++i) x[i] = std::min(hi, std::max(lo, x[i]));
+    });
   }
   // One Adam step over the whole arena. weight_decay is added to the gradient (L2, as
-  // torch.optim.Adam) unless decoupled (AdamW).
+  // torch.optim.Adam) unless decoupled (AdamW). One pass over p, g, m, v: blocks of 2048
+  // elements go through Eigen array expressions (vectorised sqrt and division) while they sit
+  // in L1/L2, so the three statements per block cost one trip to memory.
   template <class T>
   static void adam_step(VectorView<T> p, VectorView<const T> g, VectorView<T> m, VectorView<T> v, T lr, T beta1,
                         T beta2, T eps, T weight_decay, bool decoupled, long step) {
@@ -290,15 +574,25 @@ struct CpuBackend {
     const T bc2 = T(1) - std::pow(beta2, T(step));
     const T step_size = lr / bc1;
     const T inv_sqrt_bc2 = T(1) / std::sqrt(bc2);
-    for (Index i = 0; i < p.size; ++i) {
-      T gi = g[i];
-      if (!decoupled) gi += weight_decay * p[i];
-      m[i] = beta1 * m[i] + (T(1) - beta1) * gi;
-      v[i] = beta2 * v[i] + (T(1) - beta2) * gi * gi;
-      T upd = step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-      if (decoupled) upd += lr * weight_decay * p[i];
-      p[i] -= upd;
-    }
+    const T l2 = decoupled ? T(0) : weight_decay, wd_dec = decoupled ? lr * weight_decay : T(0);
+    using Arr = Eigen::Array<T, Eigen::Dynamic, 1>;
+    for_ranges(p.size, [&](Index i0, Index i1) {
+      constexpr Index kBlock = 2048;
+      for (Index b0 = i0; b0 < i1; b0 += kBlock) {
+        const Index n = std::min(kBlock, i1 - b0);
+        Eigen::Map<Arr> P(p.data + b0, n), M(m.data + b0, n), V(v.data + b0, n);
+        Eigen::Map<const Arr> Gr(g.data + b0, n);
+        if (l2 != T(0)) {
+          M = beta1 * M + (T(1) - beta1) * (Gr + l2 * P);
+          V = beta2 * V + (T(1) - beta2) * (Gr + l2 * P).square();
+        } else {
+          M = beta1 * M + (T(1) - beta1) * Gr;
+          V = beta2 * V + (T(1) - beta2) * Gr.square();
+        }
+        if (wd_dec != T(0)) P -= step_size * M / (V.sqrt() * inv_sqrt_bc2 + eps) + wd_dec * P;
+        else P -= step_size * M / (V.sqrt() * inv_sqrt_bc2 + eps);
+      }
+    });
   }
 
   // ---- Gaussian latent (see inference/gaussian.hpp for the formulas) -------------------------

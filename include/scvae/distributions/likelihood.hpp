@@ -19,6 +19,7 @@
 #include "../core/error.hpp"
 #include "../core/view.hpp"
 #include "detail/element.hpp"
+#include "detail/zero_fast.hpp"
 #include "likelihood_spec.hpp"
 #include "negative_binomial.hpp"
 #include "poisson.hpp"
@@ -92,12 +93,177 @@ T* thread_scratch(std::size_t n) {
   return buf.data();
 }
 
+// Per-thread [n] float buffers of the fast pass (separate from thread_scratch, which the calling
+// thread also uses for the dispersion-gradient accumulators).
+template <int Slot>
+float* pass_scratch(std::size_t n) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+// The float pass, three sweeps per cell:
+//  1. every gene as if x = 0, branch-free and vectorised (detail/zero_fast.hpp): log p into a
+//     [G] buffer, gradients into d_heads;
+//  2. the stored counts (~7% of genes) with the reference element functions, overwriting their
+//     genes' log p and gradients;
+//  3. log_px = sum of the [G] buffer (in double), and the per-gene dispersion gradient.
+// A cell whose x = 0 terms need the zero-inflated log-space branch (rare: pi and P(0) both
+// below ~1e-30) has sweep 1 redone with the reference functions.
+template <Likelihood L, bool GeneTheta, bool Grad>
+void likelihood_pass_fast(MatrixView<const float> heads, VectorView<const float> gene_log_theta,
+                          CscView<float> counts, VectorView<const float> cell_weight, VectorView<float> log_px,
+                          MatrixView<float> d_heads, VectorView<float> d_gene_log_theta) {
+  using T = float;
+  constexpr bool kTheta = has_dispersion(L);
+  constexpr bool kThetaHead = kTheta && !GeneTheta;
+  constexpr bool kPi = has_zero_inflation(L);
+  constexpr Index kPiHead = kThetaHead ? 2 : 1;
+  const Index G = counts.rows, B = counts.cols;
+  const bool gene_grad = Grad && GeneTheta && d_gene_log_theta.data != nullptr;
+
+  int max_threads = 1;
+#ifdef _OPENMP
+  max_threads = omp_get_max_threads();
+#endif
+  T* scratch = gene_grad ? thread_scratch<T>(static_cast<std::size_t>(max_threads) * G) : nullptr;
+  int bad_column = -1;
+
+#ifdef _OPENMP
+#pragma omp parallel if (B > 1)
+#endif
+  {
+    int tid = 0, n_threads = 1;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+    n_threads = omp_get_num_threads();
+#endif
+    T* acc_theta = gene_grad ? scratch + static_cast<Index>(tid) * G : nullptr;
+    if (acc_theta)
+      for (Index g = 0; g < G; ++g) acc_theta[g] = T(0);
+    float* lp_buf = pass_scratch<0>(static_cast<std::size_t>(G));
+    // Per-gene dispersion gradient of this cell (written unconditionally: a conditional store
+    // would stop the vectorisation).
+    float* dth_buf = (Grad && GeneTheta) ? pass_scratch<1>(static_cast<std::size_t>(G)) : nullptr;
+
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (Index b = 0; b < B; ++b) {
+      const T* h_mu = heads.data + b * heads.ld;
+      const T* h_theta = GeneTheta ? gene_log_theta.data : h_mu + G;
+      const T* h_pi = h_mu + kPiHead * G;
+      T* d = Grad ? d_heads.data + b * d_heads.ld : nullptr;
+      const T w = Grad ? cell_weight[b] : T(0);
+
+      // 1. all genes at x = 0
+      int rare = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(| : rare)
+#endif
+      for (Index g = 0; g < G; ++g) {
+        const Zero0 z = zero_fast<L>(h_mu[g], kTheta ? h_theta[g] : 0.0f, kPi ? h_pi[g] : 0.0f);
+        lp_buf[g] = z.lp;
+        if constexpr (Grad) {
+          d[g] = w * z.d_mu;
+          if constexpr (kThetaHead) d[G + g] = w * z.d_theta;
+          if constexpr (kPi) d[kPiHead * G + g] = w * z.d_pi;
+          if constexpr (GeneTheta) dth_buf[g] = w * z.d_theta;
+        }
+        rare |= int(z.rare);
+      }
+      auto element = [&](auto zero, Index g, T x) {
+        constexpr bool kZero = decltype(zero)::value;
+        const T a_theta = kTheta ? h_theta[g] : T(0);
+        const T a_pi = kPi ? h_pi[g] : T(0);
+        if constexpr (Grad) {
+          T d_mu, d_theta = T(0), d_pi = T(0);
+          lp_buf[g] = detail::element_log_prob_grad<L, kZero>(x, h_mu[g], a_theta, a_pi, d_mu, d_theta, d_pi);
+          d[g] = w * d_mu;
+          if constexpr (kThetaHead) d[G + g] = w * d_theta;
+          if constexpr (kPi) d[kPiHead * G + g] = w * d_pi;
+          if constexpr (GeneTheta) dth_buf[g] = w * d_theta;
+        } else {
+          lp_buf[g] = detail::element_log_prob<L, kZero>(x, h_mu[g], a_theta, a_pi);
+        }
+      };
+      if (rare)
+        for (Index g = 0; g < G; ++g) element(std::true_type{}, g, T(0));
+
+      // 2. the stored counts
+      Index g_min = 0;
+      for (std::int64_t k = counts.ptr[b]; k < counts.ptr[b + 1]; ++k) {
+        const Index g = counts.idx[k];
+        const float x = counts.val[k];
+        if (g < g_min || g >= G || !(x >= 0.0f)) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+          bad_column = static_cast<int>(b);
+          break;
+        }
+        element(std::false_type{}, g, static_cast<T>(x));
+        g_min = g + 1;
+      }
+
+      // 3. sums
+      double lp_sum = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : lp_sum)
+#endif
+      for (Index g = 0; g < G; ++g) lp_sum += double(lp_buf[g]);
+      log_px[b] = static_cast<T>(lp_sum);
+      if (acc_theta) {
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+        for (Index g = 0; g < G; ++g) acc_theta[g] += dth_buf[g];
+      }
+    }
+
+    if (gene_grad) {
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (Index g = 0; g < G; ++g) {
+        T s = T(0);
+        for (int t = 0; t < n_threads; ++t) s += scratch[static_cast<Index>(t) * G + g];
+        d_gene_log_theta[g] += s;
+      }
+    }
+  }
+  SCVAE_CHECK(bad_column < 0, "likelihood: counts column " + std::to_string(bad_column) +
+                                  " has unsorted/out-of-range row indices or a negative/NaN count");
+}
+
+template <Likelihood L, bool GeneTheta, bool Grad, class T>
+void likelihood_pass_reference(MatrixView<const T> heads, VectorView<const T> gene_log_theta, CscView<float> counts,
+                               VectorView<const T> cell_weight, VectorView<T> log_px, MatrixView<T> d_heads,
+                               VectorView<T> d_gene_log_theta);
+
 // The fused pass for one likelihood. GeneTheta: log theta from the per-gene vector.
 // Grad: gradients wanted (d_heads given).
 template <Likelihood L, bool GeneTheta, bool Grad, class T>
 void likelihood_pass(MatrixView<const T> heads, VectorView<const T> gene_log_theta, CscView<float> counts,
                      VectorView<const T> cell_weight, VectorView<T> log_px, MatrixView<T> d_heads,
                      VectorView<T> d_gene_log_theta) {
+#ifndef SCVAE_SCALAR_HEADS
+  if constexpr (std::is_same<T, float>::value) {  // vectorised x = 0 sweep (float only)
+    likelihood_pass_fast<L, GeneTheta, Grad>(heads, gene_log_theta, counts, cell_weight, log_px, d_heads,
+                                             d_gene_log_theta);
+    return;
+  }
+#endif
+  likelihood_pass_reference<L, GeneTheta, Grad, T>(heads, gene_log_theta, counts, cell_weight, log_px, d_heads,
+                                                   d_gene_log_theta);
+}
+
+// The reference pass (double, and float under SCVAE_SCALAR_HEADS): one sweep per cell, zero
+// runs through the scalar x = 0 element functions.
+template <Likelihood L, bool GeneTheta, bool Grad, class T>
+void likelihood_pass_reference(MatrixView<const T> heads, VectorView<const T> gene_log_theta, CscView<float> counts,
+                               VectorView<const T> cell_weight, VectorView<T> log_px, MatrixView<T> d_heads,
+                               VectorView<T> d_gene_log_theta) {
   constexpr bool kTheta = has_dispersion(L);
   constexpr bool kThetaHead = kTheta && !GeneTheta;
   constexpr bool kPi = has_zero_inflation(L);
