@@ -20,7 +20,7 @@ struct MatrixView {
   Index cols = 0;
   Index ld = 0;  // leading dimension (column stride)
 
-  SCVAE_HD MatrixView() = default;
+  MatrixView() = default;  // (no SCVAE_HD: a defaulted constructor is host-device already)
   SCVAE_HD MatrixView(T* d, Index r, Index c) : data(d), rows(r), cols(c), ld(r) {}
   SCVAE_HD MatrixView(T* d, Index r, Index c, Index l) : data(d), rows(r), cols(c), ld(l) {}
   // Implicit conversion to a read-only view.
@@ -41,7 +41,7 @@ struct VectorView {
   T* data = nullptr;
   Index size = 0;
 
-  SCVAE_HD VectorView() = default;
+  VectorView() = default;
   SCVAE_HD VectorView(T* d, Index n) : data(d), size(n) {}
   template <class U = T, class = typename std::enable_if<!std::is_const<U>::value>::type>
   SCVAE_HD operator VectorView<const U>() const { return {data, size}; }

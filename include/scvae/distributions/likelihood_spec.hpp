@@ -6,6 +6,7 @@
 // theta is a per-gene parameter vector [G] instead of a head (scvi-tools' default).
 #include <string>
 
+#include "../core/config.hpp"
 #include "../core/error.hpp"
 
 namespace scvae {
@@ -18,23 +19,23 @@ struct LikelihoodSpec {
   Dispersion dispersion = Dispersion::gene_cell;  // ignored by poisson and zip
 };
 
-constexpr bool has_dispersion(Likelihood k) { return k == Likelihood::nb || k == Likelihood::zinb; }
-constexpr bool has_zero_inflation(Likelihood k) { return k == Likelihood::zip || k == Likelihood::zinb; }
+SCVAE_HD constexpr bool has_dispersion(Likelihood k) { return k == Likelihood::nb || k == Likelihood::zinb; }
+SCVAE_HD constexpr bool has_zero_inflation(Likelihood k) { return k == Likelihood::zip || k == Likelihood::zinb; }
 
 // Whether log theta is the per-gene parameter vector (and not a head).
-constexpr bool has_gene_dispersion(LikelihoodSpec s) {
+SCVAE_HD constexpr bool has_gene_dispersion(LikelihoodSpec s) {
   return has_dispersion(s.kind) && s.dispersion == Dispersion::gene;
 }
 // Head index of log theta, or -1 when it is not a head.
-constexpr int theta_head(LikelihoodSpec s) {
+SCVAE_HD constexpr int theta_head(LikelihoodSpec s) {
   return has_dispersion(s.kind) && s.dispersion == Dispersion::gene_cell ? 1 : -1;
 }
 // Number of stacked heads P: poisson 1, nb 2|1, zip 2, zinb 3|2 (gene_cell | gene).
-constexpr int n_heads(LikelihoodSpec s) {
+SCVAE_HD constexpr int n_heads(LikelihoodSpec s) {
   return 1 + (theta_head(s) >= 0 ? 1 : 0) + (has_zero_inflation(s.kind) ? 1 : 0);
 }
 // Head index of the zero-inflation logit, or -1.
-constexpr int pi_head(LikelihoodSpec s) { return has_zero_inflation(s.kind) ? n_heads(s) - 1 : -1; }
+SCVAE_HD constexpr int pi_head(LikelihoodSpec s) { return has_zero_inflation(s.kind) ? n_heads(s) - 1 : -1; }
 
 inline const char* to_string(Likelihood k) {
   switch (k) {

@@ -1,0 +1,247 @@
+// Whole training steps, CPU vs CUDA: forward_backward + Adam step of the VAE and the GMVAE with
+// every likelihood (Poisson, NB gene-cell and gene dispersion, ZIP, ZINB gene-cell and gene) at
+// 27,998 genes, batch 100 and 37, same initial parameters, same batch, same noise (given as eps).
+// Plus: the device gather matches gather_batch, the step is bit-reproducible on the GPU, and
+// CudaTrainer trains. Float, as trained in practice.
+// Tolerances (float), justified by where the paths differ — cuBLAS vs Eigen GEMM summation order,
+// FMA contraction, device vs glibc transcendental functions (a few ulps):
+//   log-likelihood / KL / loss sums: abs 1e-4 + rel 1e-3 (the brief's bound; observed errors are
+//     expected to be ~1e-6 relative, the slack covers ReLU / clamp kinks flipping for a few
+//     elements whose pre-activation is within rounding of the kink).
+//   each parameter slot's gradient: ||g_cuda - g_cpu|| / ||g_cpu|| <= 2e-3.
+//   parameters after one Adam step (lr 1e-3): per slot ||p_cuda - p_cpu|| / ||p_cpu|| <= 1e-3
+//     (Adam's first step is lr * sign(g) where |g| >> eps; a sign flip of a rounding-level
+//     gradient moves one element by 2 lr, which this bound tolerates).
+#include "cuda_test_util.cuh"
+
+#include <scvae/models/gmvae.hpp>
+#include <scvae/models/vae.hpp>
+#include <scvae/optim/adam.hpp>
+#include <scvae/train/cuda_trainer.cuh>
+
+#include "test_util.hpp"
+
+using namespace scvae;
+using namespace cuda_test;
+using C = CpuBackend;
+using G = CudaBackend;
+
+namespace {
+
+struct Spec {
+  LikelihoodSpec spec;
+  const char* name;
+};
+const Spec kSpecs[] = {{{Likelihood::poisson, Dispersion::gene_cell}, "poisson"},
+                       {{Likelihood::nb, Dispersion::gene_cell}, "nb gene-cell"},
+                       {{Likelihood::nb, Dispersion::gene}, "nb gene"},
+                       {{Likelihood::zip, Dispersion::gene_cell}, "zip"},
+                       {{Likelihood::zinb, Dispersion::gene_cell}, "zinb gene-cell"},
+                       {{Likelihood::zinb, Dispersion::gene}, "zinb gene"}};
+constexpr Index kGenes = 27998;
+
+const CsrMatrix& data() {
+  static const CsrMatrix m = scvae_test::random_counts(137, kGenes, 77, 0.93);
+  return m;
+}
+std::vector<double> gene_means(const CsrMatrix& d) {
+  std::vector<double> mean(static_cast<std::size_t>(d.n_cols), 0.0);
+  for (std::int64_t k = 0; k < d.nnz(); ++k) mean[d.indices[k]] += d.values[k];
+  for (auto& v : mean) v /= double(d.n_rows);
+  return mean;
+}
+template <class T>
+std::vector<T> to_host(VectorView<const T> v) {
+  std::vector<T> h(static_cast<std::size_t>(v.size));
+  G::download<T>(h.data(), v);
+  return h;
+}
+bool close(double ref, double got, double atol, double rtol, const char* what) {
+  const bool ok = std::fabs(got - ref) <= atol + rtol * std::fabs(ref);
+  if (!ok) std::printf("  MISMATCH %s: cpu %.9g cuda %.9g\n", what, ref, got);
+  return ok;
+}
+
+// One step on both backends; compares stats, every slot's gradient and the parameters after Adam.
+template <template <class, class> class Model, class Config>
+void check_step(const Config& cfg, Index n, Index eps_cols, const char* label) {
+  using T = float;
+  const CsrMatrix& d = data();
+  Model<C, T> cpu(cfg, 100, 5);
+  Model<G, T> gpu(cfg, 100, 5);
+  const auto means = gene_means(d);
+  cpu.init_mean_bias(means);
+  gpu.init_mean_bias(means);
+  {  // identical starting parameters (both initialised from the same host Rng stream)
+    auto pc = cpu.arena().all_params();
+    auto pg = to_host<T>(VectorView<const T>(gpu.arena().all_params()));
+    REQUIRE(compare("initial params", std::vector<T>(pc.data, pc.data + pc.size), pg, 0, 0) == 0);
+  }
+  std::vector<Index> rows(static_cast<std::size_t>(n));
+  for (Index j = 0; j < n; ++j) rows[j] = (j * 7 + 3) % d.n_rows;
+  CscBatch hb;
+  gather_batch(d, rows.data(), n, cfg.input_transform, hb);
+  cuda::DeviceCsr dd(d);
+  cuda::DeviceBatch db;
+  db.gather(dd, rows.data(), n, cfg.input_transform);
+
+  Rng noise(17);
+  Mat<T> eps(cfg.latent, eps_cols);
+  fill_normal(eps.host, noise);
+  eps.upload();
+  Rng r1(1), r2(1);
+  cpu.arena().zero_grads();
+  gpu.arena().zero_grads();
+  const StepStats sc = cpu.forward_backward(hb.input_view(), hb.counts_view(), T(0.7), r1, MatrixView<const T>(eps.h()));
+  const StepStats sg = gpu.forward_backward(db.input_view(), db.counts_view(), T(0.7), r2, MatrixView<const T>(eps.d()));
+  std::printf("%s n=%ld: log p(x) cpu %.3f cuda %.3f, KL cpu %.4f cuda %.4f\n", label, long(n), sc.log_likelihood,
+              sg.log_likelihood, sc.kl, sg.kl);
+  CHECK(close(sc.log_likelihood, sg.log_likelihood, 1e-4, 1e-3, "log_likelihood"));
+  CHECK(close(sc.kl, sg.kl, 1e-4, 1e-3, "kl"));
+  CHECK(close(sc.loss, sg.loss, 1e-4, 1e-3, "loss"));
+
+  const auto& L = cpu.arena().layout();
+  auto gc = cpu.arena().all_grads();
+  const std::vector<T> gch(gc.data, gc.data + gc.size);
+  const auto ggh = to_host<T>(VectorView<const T>(gpu.arena().all_grads()));
+  for (std::size_t s = 0; s < L.params.size(); ++s) {
+    const double e = rel_l2(gch, ggh, static_cast<std::size_t>(L.params[s].offset), static_cast<std::size_t>(L.params[s].size()));
+    if (e > 2e-3) std::printf("  gradient of %s: relative error %.3g\n", L.param_names[s].c_str(), e);
+    CHECK(e <= 2e-3);
+  }
+
+  AdamOptions ao;
+  ao.learning_rate = 1e-3;
+  Adam<C, T> ac(L.param_size, ao);
+  Adam<G, T> ag(L.param_size, ao);
+  ac.step(cpu.arena());
+  ag.step(gpu.arena());
+  auto pc = cpu.arena().all_params();
+  const std::vector<T> pch(pc.data, pc.data + pc.size);
+  const auto pgh = to_host<T>(VectorView<const T>(gpu.arena().all_params()));
+  for (std::size_t s = 0; s < L.params.size(); ++s) {
+    const double e = rel_l2(pch, pgh, static_cast<std::size_t>(L.params[s].offset), static_cast<std::size_t>(L.params[s].size()));
+    if (e > 1e-3) std::printf("  parameter %s after Adam: relative error %.3g\n", L.param_names[s].c_str(), e);
+    CHECK(e <= 1e-3);
+  }
+  auto st = cpu.arena().all_state();  // BatchNorm running statistics
+  const std::vector<T> sch(st.data, st.data + st.size);
+  CHECK(compare("batch-norm running stats", sch, to_host<T>(VectorView<const T>(gpu.arena().all_state())), 1e-6, 1e-4) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("cuda: device gather matches gather_batch", "[cuda][models]") {
+  SCVAE_REQUIRE_CUDA_DEVICE();
+  const CsrMatrix& d = data();
+  std::vector<Index> rows = {136, 0, 5, 5, 77, 3, 100};
+  CscBatch hb;
+  gather_batch(d, rows.data(), Index(rows.size()), InputTransform::log1p, hb);
+  cuda::DeviceCsr dd(d);
+  cuda::DeviceBatch db;
+  db.gather(dd, rows.data(), Index(rows.size()), InputTransform::log1p);
+  const Index nnz = hb.ptr.back();
+  std::vector<std::int64_t> ptr(rows.size() + 1);
+  std::vector<std::int32_t> idx(static_cast<std::size_t>(nnz));
+  std::vector<float> cnt(idx.size()), in(idx.size()), lib(rows.size());
+  auto cv = db.counts_view(), iv = db.input_view();
+  G::download<std::int64_t>(ptr.data(), VectorView<const std::int64_t>(cv.ptr, Index(ptr.size())));
+  G::download<std::int32_t>(idx.data(), VectorView<const std::int32_t>(cv.idx, nnz));
+  G::download<float>(cnt.data(), VectorView<const float>(cv.val, nnz));
+  G::download<float>(in.data(), VectorView<const float>(iv.val, nnz));
+  G::download<float>(lib.data(), db.library());
+  CHECK(ptr == hb.ptr);
+  CHECK(idx == hb.idx);
+  CHECK(compare("counts", hb.counts, cnt, 0, 0) == 0);
+  CHECK(compare("log1p input", hb.input, in, 0, 2.5e-7) == 0);  // device log1pf vs glibc: last bit
+  CHECK(compare("library", hb.library, lib, 0, 1e-6) == 0);
+}
+
+TEST_CASE("cuda: VAE training step matches the CPU for every likelihood", "[cuda][models]") {
+  SCVAE_REQUIRE_CUDA_DEVICE();
+  for (const auto& s : kSpecs)
+    for (Index n : {Index(100), Index(37)}) {
+      VaeConfig cfg;
+      cfg.genes = kGenes;
+      cfg.hidden = {250};
+      cfg.latent = 25;
+      cfg.likelihood = s.spec;
+      INFO("VAE " << s.name << " batch " << n);
+      check_step<Vae>(cfg, n, n, (std::string("VAE ") + s.name).c_str());
+    }
+}
+
+TEST_CASE("cuda: GMVAE training step matches the CPU for every likelihood", "[cuda][models]") {
+  SCVAE_REQUIRE_CUDA_DEVICE();
+  for (const auto& s : kSpecs)
+    for (Index n : {Index(100), Index(37)}) {
+      GmvaeConfig cfg;
+      cfg.genes = kGenes;
+      cfg.hidden = {250};
+      cfg.latent = 25;
+      cfg.components = 3;
+      cfg.learn_prior_weights = true;
+      cfg.likelihood = s.spec;
+      INFO("GMVAE " << s.name << " batch " << n);
+      check_step<Gmvae>(cfg, n, cfg.components * n, (std::string("GMVAE ") + s.name).c_str());
+    }
+}
+
+TEST_CASE("cuda: a training step is bit-reproducible; host batches are refused", "[cuda][models]") {
+  SCVAE_REQUIRE_CUDA_DEVICE();
+  using T = float;
+  VaeConfig cfg;
+  cfg.genes = kGenes;
+  cfg.likelihood = {Likelihood::zinb, Dispersion::gene};
+  cfg.dropout = 0.1;  // the device dropout mask is seeded too
+  const CsrMatrix& d = data();
+  std::vector<Index> rows(100);
+  for (Index j = 0; j < 100; ++j) rows[j] = j;
+  cuda::DeviceCsr dd(d);
+  cuda::DeviceBatch db;
+  db.gather(dd, rows.data(), 100, cfg.input_transform);
+  std::vector<std::vector<T>> grads;
+  for (int rep = 0; rep < 2; ++rep) {
+    Vae<G, T> m(cfg, 100, 3);
+    Rng rng(8);  // noise drawn on the device from this seed
+    m.forward_backward(db.input_view(), db.counts_view(), T(1), rng);
+    grads.push_back(to_host<T>(VectorView<const T>(m.arena().all_grads())));
+  }
+  CHECK(compare("gradients of two identical runs", grads[0], grads[1], 0, 0) == 0);
+
+  Vae<G, T> m(cfg, 100, 3);
+  CscBatch hb;
+  gather_batch(d, rows.data(), 100, cfg.input_transform, hb);
+  Rng rng(1);
+  CHECK_THROWS_AS(m.forward_backward(hb.input_view(), hb.counts_view(), T(1), rng), InputError);
+}
+
+TEST_CASE("cuda: CudaTrainer trains with device-resident data", "[cuda][models]") {
+  SCVAE_REQUIRE_CUDA_DEVICE();
+  using T = float;
+  const CsrMatrix d = scvae_test::random_counts(450, 2001, 5, 0.8);
+  VaeConfig cfg;
+  cfg.genes = 2001;
+  cfg.hidden = {64};
+  cfg.latent = 8;
+  cfg.likelihood = {Likelihood::nb, Dispersion::gene_cell};
+  Vae<G, T> model(cfg, 64, 1);
+  TrainOptions opt;
+  opt.epochs = 4;
+  opt.batch_size = 64;
+  opt.adam.learning_rate = 3e-3;
+  std::vector<Index> train(400), val(50);
+  for (Index i = 0; i < 400; ++i) train[i] = i;
+  for (Index i = 0; i < 50; ++i) val[i] = 400 + i;
+  cuda::DeviceCsr dd(d);
+  CudaTrainer<Vae<G, T>> trainer(model, opt);
+  const TrainResult r = trainer.fit(d, dd, train, val);
+  REQUIRE(r.history.size() == 4u);
+  for (const auto& e : r.history) {
+    std::printf("epoch %d: train ELBO %.3f, validation ELBO %.3f, %.3f s\n", e.epoch, e.train.elbo, e.validation.elbo,
+                e.seconds);
+    CHECK(std::isfinite(e.train.elbo));
+    CHECK(std::isfinite(e.validation.elbo));
+  }
+  CHECK(r.history.back().train.elbo > r.history.front().train.elbo);
+}
