@@ -1,0 +1,43 @@
+#pragma once
+// The data a command works on: a count file (any format read_counts detects) or the built-in
+// simulated data set, optional labels, gene selection and the seeded train/validation/test split.
+#include <string>
+#include <vector>
+
+#include <scvae/data/csr_matrix.hpp>
+#include <scvae/data/split.hpp>
+
+#include "common.hpp"
+
+namespace scvae_cli {
+
+struct DataSpec {
+  std::string input;                  // "" = the built-in simulated data set
+  std::string labels;                 // FILE[:COLUMN] ("" = none; the built-in data has its own)
+  long top_genes = 0;                 // keep the N most variable genes; 0 = all expressed genes
+  std::vector<double> split{0.81, 0.09, 0.10};
+  std::uint64_t split_seed = 0;
+
+  bool builtin() const { return input.empty(); }
+  void write(RunRecord& r) const;
+  static DataSpec read(const RunRecord& r, const std::string& where);
+};
+
+struct Dataset {
+  scvae::CsrMatrix counts;               // cells x genes, after gene selection
+  std::vector<int> labels;               // per cell, -1 = unlabelled; empty = no labels
+  std::vector<std::string> label_names;  // labels[i] indexes this
+  std::string description;               // for messages: "built-in simulated data (2000 cells x 500 genes)"
+  scvae::DataSplit split;
+
+  bool has_labels() const { return !labels.empty(); }
+};
+
+// The built-in data set: SimulationOptions::small_test(3), 2,000 cells x 500 genes, 5 cell types.
+constexpr const char* kBuiltinName = "builtin:small";
+
+// Reads (or simulates), selects genes, attaches labels and splits. Throws scvae::InputError
+// naming the file for unreadable input; UsageError for bad split fractions.
+Dataset load_dataset(const DataSpec& spec, bool verbose);
+
+}  // namespace scvae_cli

@@ -1,0 +1,84 @@
+#pragma once
+// Everything that touches the models, behind plain functions: the one translation unit that
+// instantiates Vae and Gmvae (they are heavy templates; the other files compile quickly).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <scvae/train/trainer.hpp>
+
+#include "common.hpp"
+#include "dataset.hpp"
+
+namespace scvae_cli {
+
+struct ModelSpec {
+  std::string kind = "gmvae";            // vae | gmvae
+  std::string likelihood = "zinb";       // poisson | nb | zip | zinb
+  std::string dispersion = "gene-cell";  // gene | gene-cell
+  std::vector<long> hidden{250, 250};
+  long latent = 25;
+  long components = 10;                  // GMVAE only
+
+  void validate() const;  // throws UsageError naming the flag
+  std::string describe() const;  // "gmvae zinb hidden 250,250 latent 25 K 10"
+};
+
+struct FitSettings {
+  int epochs = 200;
+  long batch_size = 100;
+  double learning_rate = 1e-4;
+  double weight_decay = 0;
+  double clip = 1;          // element-wise gradient clipping; 0 = off
+  int kl_warmup = 0;        // epochs
+  int mixture_init = 0;     // GMVAE: re-initialise the mixture from k-means after this many epochs; 0 = off
+  std::uint64_t seed = 0;
+  std::string checkpoint_dir;  // "" = no checkpoints (grid search)
+
+  void validate() const;
+};
+
+struct FitResult {
+  std::vector<scvae::EpochMetrics> history;
+  int best_epoch = 0;
+  bool interrupted = false;
+  double seconds = 0;
+};
+
+// Called after every epoch (after the checkpoints are written); best = new best validation ELBO.
+using EpochCallback = std::function<void(const scvae::EpochMetrics&, bool best)>;
+
+// Trains a fresh model on data.split.train, validating on data.split.validation. Throws
+// scvae::DivergenceError (last.ckpt keeps the last good epoch) and polls interrupted().
+FitResult fit_model(const ModelSpec& spec, const FitSettings& fit, const Dataset& data, const EpochCallback& on_epoch,
+                    Progress* progress);
+
+struct Analysis {
+  std::string kind;
+  // Metrics over metric_rows (per cell means).
+  double elbo = 0, log_likelihood = 0, kl = 0, marginal_log_likelihood = 0;
+  long n_cells = 0;
+  int importance_samples = 0;
+  double ari = NAN, nmi = NAN;
+  std::string cluster_method;  // "gmvae_argmax", "kmeans_latent" or "" (no clusters)
+  long n_clusters = 0;
+  // Per cell of cell_rows.
+  long latent_dim = 0;
+  std::vector<double> latent;             // [latent_dim x cells] latent means
+  std::vector<int> clusters;              // [cells] or empty
+  std::vector<double> max_responsibility; // [cells] GMVAE only
+  // Per gene, over metric_rows: observed and model mean / variance of the counts.
+  std::vector<double> observed_mean, observed_variance, reconstructed_mean, reconstructed_variance;
+};
+
+// Reads the model kind from the checkpoint, loads it and analyses it. The metrics are computed on
+// metric_rows (the test set), latents / clusters on cell_rows (e.g. all cells).
+Analysis analyse_checkpoint(const std::string& checkpoint, const Dataset& data, const std::vector<scvae::Index>& metric_rows,
+                            const std::vector<scvae::Index>& cell_rows, int importance_samples, std::uint64_t seed,
+                            long max_batch);
+
+// Sets the CPU thread count (0 = leave OpenMP's default: all cores).
+void set_threads(int n);
+
+}  // namespace scvae_cli

@@ -1,0 +1,93 @@
+#include "options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+
+namespace scvae_cli {
+
+void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
+  app->add_option("--input", f.data.input,
+                  "Count matrix: a 10x MTX folder, .mtx[.gz], 10x .h5, .h5ad or a dense .tsv/.csv[.gz] (format from "
+                  "the path). Without it: the built-in simulated data set (2,000 cells x 500 genes, 5 cell types).");
+  app->add_option("--labels", f.data.labels,
+                  "Cell labels FILE[:COLUMN] (TSV/CSV with a header; cell name in the first field; COLUMN is a header "
+                  "name or 0-based index, default 1). Enables ARI/NMI.");
+  app->add_option("--model", f.model.kind, "Model: vae or gmvae")
+      ->check(CLI::IsMember({"vae", "gmvae"}))
+      ->capture_default_str();
+  if (!grid_search) {
+    app->add_option("--likelihood", f.model.likelihood, "Count likelihood: poisson, nb, zip or zinb")
+        ->check(CLI::IsMember({"poisson", "nb", "zip", "zinb"}))
+        ->capture_default_str();
+    f.hidden = app->add_option("--hidden", f.hidden_text,
+                               "Encoder hidden sizes, comma-separated; the decoder mirrors them (default 250,250; 64 "
+                               "on the built-in data)");
+    f.latent = app->add_option("--latent", f.model.latent, "Latent size (default 25; 8 on the built-in data)");
+  }
+  app->add_option("--dispersion", f.model.dispersion, "NB/ZINB dispersion: gene-cell (scVAE) or gene (scVI)")
+      ->check(CLI::IsMember({"gene", "gene-cell"}))
+      ->capture_default_str();
+  f.components = app->add_option("--components", f.model.components,
+                                 "GMVAE mixture components K (default 10; 5 on the built-in data)");
+  f.epochs = app->add_option("--epochs", f.fit.epochs,
+                             grid_search ? "Epochs per grid point" : "Epochs (default 200; 30 on the built-in data)");
+  app->add_option("--batch-size", f.fit.batch_size, "Minibatch size")->capture_default_str();
+  f.learning_rate = app->add_option("--learning-rate", f.fit.learning_rate,
+                                    "Adam learning rate (default 1e-4 as scVAE; 1e-2 on the built-in data)");
+  app->add_option("--weight-decay", f.fit.weight_decay, "L2 weight decay")->capture_default_str();
+  app->add_option("--clip", f.fit.clip, "Element-wise gradient clipping to [-C, C]; 0 = off")->capture_default_str();
+  f.kl_warmup = app->add_option("--kl-warmup", f.fit.kl_warmup,
+                                "KL warm-up epochs: weight min(epoch / W, 1) (default 0; 10 on the built-in data)");
+  f.mixture_init = app->add_option(
+      "--mixture-init", f.fit.mixture_init,
+      "GMVAE: after this many epochs re-initialise the mixture from k-means on the latent means (default 0 = off; 15 "
+      "on the built-in data)");
+  app->add_option("--split", f.split_text, "Train, validation, test fractions")->capture_default_str();
+  app->add_option("--top-genes", f.data.top_genes, "Keep the N most variable genes (0 = all expressed genes)")
+      ->capture_default_str();
+  app->add_option("--seed", f.fit.seed, "Seed of the split, initialisation and training")->capture_default_str();
+  app->add_option("--threads", f.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  app->add_option("--device", f.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  app->add_flag("--overwrite", f.overwrite, "Replace the results of an earlier run in --out");
+  app->add_option("--out", f.out, "Output folder")->required();
+}
+
+void finish_training_flags(TrainingFlags& f, bool grid_search) {
+  if (f.device == "cuda") {
+#ifndef SCVAE_CLI_HAS_CUDA
+    throw UsageError("--device cuda: this build has no CUDA backend; rebuild with SCVAE_ENABLE_CUDA=ON on a machine with nvcc");
+#else
+    throw UsageError("--device cuda: the command-line program does not drive the CUDA backend yet; use --device cpu");
+#endif
+  }
+  if (f.threads < 0) throw UsageError("--threads: must be >= 0");
+  f.data.split = parse_double_list(f.split_text, "--split");
+  f.data.split_seed = f.fit.seed;
+  if (f.data.builtin()) {
+    // Built-in demo data: scVAE's learning rate 1e-4 needs hundreds of epochs; 1e-2 with a short
+    // KL warm-up separates the 5 simulated types in ~25 epochs (docs/cli.md).
+    if (f.learning_rate->count() == 0) f.fit.learning_rate = kBuiltinLearningRate;
+    if (f.kl_warmup->count() == 0 && !grid_search) f.fit.kl_warmup = kBuiltinKlWarmup;
+    if (f.epochs->count() == 0 && !grid_search) f.fit.epochs = kBuiltinEpochs;
+    if (f.components->count() == 0) f.model.components = kBuiltinComponents;
+    if (f.mixture_init->count() == 0 && !grid_search) f.fit.mixture_init = kBuiltinMixtureInit;
+    if (!grid_search && f.hidden->count() == 0) f.hidden_text = kBuiltinHidden;
+    if (!grid_search && f.latent->count() == 0) f.model.latent = kBuiltinLatent;
+  }
+  if (!grid_search) {
+    const auto h = parse_int_list(f.hidden_text, "--hidden");
+    f.model.hidden.assign(h.begin(), h.end());
+  }
+  if (grid_search && f.epochs->count() == 0) f.fit.epochs = 1;
+  if (f.model.kind != "gmvae" && f.mixture_init->count() > 0)
+    throw UsageError("--mixture-init: only for --model gmvae");
+  if (f.model.kind != "gmvae") f.fit.mixture_init = 0;
+  if (f.fit.mixture_init >= f.fit.epochs) f.fit.mixture_init = 0;  // would never happen: say so in the summary
+  if (f.fit.epochs < 1) throw UsageError("--epochs: must be at least 1");
+  f.model.validate();
+  f.fit.validate();
+  set_threads(f.threads);
+}
+
+}  // namespace scvae_cli

@@ -1,0 +1,314 @@
+// End-to-end tests of the `scvae` program (examples/cli): simulate -> train -> evaluate on small
+// data, the files and columns they write, well-formed SVG, grid search, Ctrl-C, and the exit
+// codes of wrong usage. The binary's path comes from SCVAE_CLI_PATH (tests/cli.cmake).
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <scvae/io/checkpoint.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kTmp = std::string(SCVAE_TEST_TMP_DIR) + "/cli";
+
+struct Run {
+  int rc = -1;
+  std::string out;  // stdout + stderr
+};
+
+// Runs `scvae <args>` through the shell, capturing its output.
+Run run_scvae(const std::string& args) {
+  fs::create_directories(kTmp);
+  const std::string log = kTmp + "/last_output.txt";
+  const std::string cmd = std::string("'") + SCVAE_CLI_PATH + "' " + args + " > '" + log + "' 2>&1";
+  const int status = std::system(cmd.c_str());
+  Run r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(log);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.out = ss.str();
+  return r;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::vector<std::string> v;
+  std::ifstream in(path);
+  for (std::string l; std::getline(in, l);) v.push_back(l);
+  return v;
+}
+
+std::size_t count_fields(const std::string& line, char sep) {
+  return static_cast<std::size_t>(std::count(line.begin(), line.end(), sep)) + 1;
+}
+
+// Minimal XML well-formedness: every element closes in order, one root <svg>, nothing after it.
+bool well_formed_svg(const std::string& s, std::string& why) {
+  std::vector<std::string> stack;
+  std::size_t i = 0;
+  bool root_seen = false;
+  while ((i = s.find('<', i)) != std::string::npos) {
+    if (s.compare(i, 4, "<!--") == 0) {
+      i = s.find("-->", i);
+      if (i == std::string::npos) return why = "unterminated comment", false;
+      continue;
+    }
+    const std::size_t end = s.find('>', i);
+    if (end == std::string::npos) return why = "unterminated tag", false;
+    const std::string tag = s.substr(i + 1, end - i - 1);
+    i = end + 1;
+    if (tag.empty()) return why = "empty tag", false;
+    if (tag[0] == '?' || tag[0] == '!') continue;
+    if (tag[0] == '/') {
+      const std::string name = tag.substr(1);
+      if (stack.empty() || stack.back() != name) return why = "mismatched </" + name + ">", false;
+      stack.pop_back();
+      continue;
+    }
+    const std::string name = tag.substr(0, tag.find_first_of(" \t\n/"));
+    if (stack.empty()) {
+      if (root_seen) return why = "more than one root element", false;
+      if (name != "svg") return why = "root element is <" + name + ">", false;
+      root_seen = true;
+    }
+    if (tag.back() != '/') stack.push_back(name);
+  }
+  if (!root_seen) return why = "no <svg> element", false;
+  if (!stack.empty()) return why = "unclosed <" + stack.back() + ">", false;
+  return true;
+}
+
+void check_svg(const std::string& path) {
+  INFO(path);
+  REQUIRE(fs::exists(path));
+  std::string why;
+  CHECK(well_formed_svg(slurp(path), why));
+  INFO(why);
+}
+
+void check_json_keys(const std::string& path, const std::vector<std::string>& keys) {
+  const std::string j = slurp(path);
+  CHECK(j.front() == '{');
+  CHECK(j.find('}') != std::string::npos);
+  for (const auto& k : keys) {
+    INFO(path << " key " << k);
+    CHECK(j.find("\"" + k + "\":") != std::string::npos);
+  }
+}
+
+// Simulated input shared by the tests (written once).
+const std::string& simulated() {
+  static const std::string dir = [] {
+    const std::string d = kTmp + "/sim";
+    const Run r = run_scvae("simulate --cells 300 --genes 60 --clusters 3 --seed 2 --overwrite --out '" + d + "'");
+    INFO(r.out);
+    REQUIRE(r.rc == 0);
+    return d;
+  }();
+  return dir;
+}
+
+const char* kSmallModel = " --hidden 16 --latent 4 --components 3 --batch-size 50 --learning-rate 1e-2 --importance-samples 4 ";
+
+}  // namespace
+
+TEST_CASE("scvae simulate writes a gzipped 10x v3 folder and labels.tsv", "[cli]") {
+  const std::string d = simulated();
+  for (const char* f : {"matrix.mtx.gz", "features.tsv.gz", "barcodes.tsv.gz", "labels.tsv"}) CHECK(fs::exists(d + "/" + f));
+  const auto labels = lines_of(d + "/labels.tsv");
+  REQUIRE(labels.size() == 301);
+  CHECK(labels[0] == "cell\tlabel");
+  CHECK(count_fields(labels[1], '\t') == 2);
+}
+
+TEST_CASE("scvae train -> evaluate on simulated input writes every documented output", "[cli]") {
+  const std::string out = kTmp + "/train_gmvae";
+  fs::remove_all(out);
+  const Run r = run_scvae("train --input '" + simulated() + "' --labels '" + simulated() + "/labels.tsv:label'" + kSmallModel +
+                      " --model gmvae --likelihood nb --epochs 3 --seed 1 --threads 1 --out '" + out + "'");
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+
+  const auto metrics = lines_of(out + "/metrics.csv");
+  REQUIRE(metrics.size() == 1 + 3 * 2);
+  CHECK(metrics[0] == "epoch,split,elbo,log_likelihood,kl,seconds");
+  CHECK(metrics[1].rfind("1,train,", 0) == 0);
+  CHECK(metrics[2].rfind("1,validation,", 0) == 0);
+  for (std::size_t i = 1; i < metrics.size(); ++i) CHECK(count_fields(metrics[i], ',') == 6);
+
+  check_json_keys(out + "/test_metrics.json",
+                  {"elbo", "log_likelihood", "kl", "marginal_log_likelihood", "n_cells", "ari", "nmi"});
+  CHECK(slurp(out + "/test_metrics.json").find("\"n_cells\": 30") != std::string::npos);  // 10% of 300
+
+  const auto latent = lines_of(out + "/latent.tsv");
+  REQUIRE(latent.size() == 301);
+  CHECK(latent[0] == "cell\tz1\tz2\tz3\tz4");
+  CHECK(count_fields(latent[1], '\t') == 5);
+  const auto clusters = lines_of(out + "/clusters.tsv");
+  REQUIRE(clusters.size() == 301);
+  CHECK(clusters[0] == "cell\tcluster\tresponsibility");
+  const auto rec = lines_of(out + "/reconstruction.tsv");
+  REQUIRE(rec.size() >= 2);
+  CHECK(rec[0] == "gene\tobserved_mean\treconstructed_mean\tobserved_variance\treconstructed_variance");
+
+  for (const char* f : {"learning_curve_elbo.svg", "learning_curve_log_likelihood.svg", "learning_curve_kl.svg",
+                        "latent_pca.svg", "latent_pca_labels.svg", "reconstruction_mean.svg"})
+    check_svg(out + "/" + f);
+  for (const char* f : {"best.ckpt", "last.ckpt"}) {
+    const auto c = scvae::read_checkpoint(out + "/" + f);
+    CHECK(c.kind == "gmvae");
+  }
+
+  // evaluate: model kind from the checkpoint, data and split from config.txt.
+  const std::string ev = kTmp + "/evaluate_gmvae";
+  fs::remove_all(ev);
+  const Run e = run_scvae("evaluate --checkpoint '" + out + "/best.ckpt' --importance-samples 3 --threads 1 --out '" + ev + "'");
+  INFO(e.out);
+  REQUIRE(e.rc == 0);
+  check_json_keys(ev + "/test_metrics.json",
+                  {"elbo", "log_likelihood", "kl", "marginal_log_likelihood", "n_cells", "ari", "nmi"});
+  CHECK(lines_of(ev + "/latent.tsv").size() == 31);
+  check_svg(ev + "/latent_pca.svg");
+
+  // The same folder again is refused without --overwrite, and nothing is touched.
+  const std::string before = slurp(out + "/metrics.csv");
+  const Run again = run_scvae("train --input '" + simulated() + "'" + kSmallModel + " --epochs 1 --out '" + out + "'");
+  CHECK(again.rc == 2);
+  CHECK(again.out.find("--overwrite") != std::string::npos);
+  CHECK(slurp(out + "/metrics.csv") == before);
+}
+
+TEST_CASE("scvae train: VAE on the built-in data, clustered by k-means; evaluate without --input", "[cli]") {
+  const std::string out = kTmp + "/train_vae_builtin";
+  const Run r = run_scvae("train --model vae --likelihood poisson --hidden 16 --latent 4 --epochs 2 --importance-samples 2 "
+                      "--threads 1 --overwrite --quiet --out '" + out + "'");
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  check_json_keys(out + "/test_metrics.json", {"ari", "nmi", "cluster_method"});
+  CHECK(slurp(out + "/test_metrics.json").find("kmeans_latent") != std::string::npos);
+  CHECK(lines_of(out + "/clusters.tsv").at(0) == "cell\tcluster");
+  CHECK(slurp(out + "/config.txt").find("input=builtin:small") != std::string::npos);
+  const std::string ev = kTmp + "/evaluate_vae_builtin";
+  const Run e = run_scvae("evaluate --checkpoint '" + out + "/last.ckpt' --importance-samples 0 --overwrite --out '" + ev + "'");
+  INFO(e.out);
+  REQUIRE(e.rc == 0);
+  CHECK(slurp(ev + "/test_metrics.json").find("\"n_cells\": 200") != std::string::npos);
+}
+
+TEST_CASE("scvae grid-search ranks the grid by validation ELBO", "[cli]") {
+  const std::string out = kTmp + "/grid";
+  const Run r = run_scvae("grid-search --input '" + simulated() + "' --model vae --hidden-grid '8;8,8' --latent-grid 2 "
+                      "--likelihoods poisson,nb --batch-size 50 --threads 1 --overwrite --out '" + out + "'");
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  const auto rows = lines_of(out + "/grid.csv");
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[0].rfind("rank,model,likelihood,hidden,latent,components,epochs,train_elbo,validation_elbo", 0) == 0);
+  std::vector<double> elbo;
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    std::vector<std::string> f;
+    std::stringstream ss(rows[i]);
+    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+    REQUIRE(f.size() == 13);
+    elbo.push_back(std::stod(f[8]));
+  }
+  CHECK(std::is_sorted(elbo.rbegin(), elbo.rend()));
+}
+
+TEST_CASE("scvae: wrong usage gives clear messages and exit codes", "[cli]") {
+  for (const char* cmd : {"", "train", "evaluate", "grid-search", "simulate"}) {
+    const Run h = run_scvae(std::string(cmd) + " --help");
+    INFO(cmd << ": " << h.out);
+    CHECK(h.rc == 0);
+    CHECK(h.out.find("--") != std::string::npos);
+  }
+  const std::string out = kTmp + "/errors";
+  Run r = run_scvae("train --no-such-flag --out '" + out + "'");
+  CHECK(r.rc == 2);
+  CHECK(r.out.find("no-such-flag") != std::string::npos);
+
+  r = run_scvae("train --likelihood gaussian --out '" + out + "'");
+  CHECK(r.rc == 2);
+  CHECK(r.out.find("--likelihood") != std::string::npos);
+
+  r = run_scvae("train --input '" + kTmp + "/does_not_exist.h5ad' --overwrite --out '" + out + "'");
+  CHECK(r.rc == 3);
+  CHECK(r.out.find("does_not_exist.h5ad") != std::string::npos);
+
+  r = run_scvae("train --hidden 10,x --overwrite --out '" + out + "'");
+  CHECK(r.rc == 2);
+  CHECK(r.out.find("--hidden") != std::string::npos);
+
+  r = run_scvae("train --device cuda --overwrite --out '" + out + "'");
+  CHECK(r.rc == 2);
+  CHECK(r.out.find("CUDA") != std::string::npos);
+
+  r = run_scvae("train --out");  // --out needs a value
+  CHECK(r.rc == 2);
+
+  r = run_scvae("evaluate --checkpoint '" + kTmp + "/missing.ckpt' --out '" + out + "'");
+  CHECK(r.rc == 3);
+  CHECK(r.out.find("missing.ckpt") != std::string::npos);
+
+  // A file that is not a checkpoint.
+  fs::create_directories(kTmp);
+  std::ofstream(kTmp + "/junk.ckpt") << "not a checkpoint";
+  r = run_scvae("evaluate --checkpoint '" + kTmp + "/junk.ckpt' --input '" + simulated() + "' --overwrite --out '" + out + "'");
+  CHECK(r.rc == 3);
+  CHECK(r.out.find("junk.ckpt") != std::string::npos);
+
+  r = run_scvae("train --labels '" + kTmp + "/no_labels.tsv' --overwrite --out '" + out + "'");
+  CHECK(r.rc == 3);
+  CHECK(r.out.find("no_labels.tsv") != std::string::npos);
+}
+
+TEST_CASE("scvae train: Ctrl-C stops after the current batch, keeps last.ckpt, exits 130", "[cli]") {
+  const std::string out = kTmp + "/interrupted";
+  fs::remove_all(out);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const std::string log = kTmp + "/interrupted.log";
+    freopen(log.c_str(), "w", stderr);
+    freopen("/dev/null", "w", stdout);
+    execl(SCVAE_CLI_PATH, "scvae", "train", "--hidden", "16", "--latent", "4", "--epochs", "100000", "--threads", "1",
+          "--out", out.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!fs::exists(out + "/last.ckpt") && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const bool started = fs::exists(out + "/last.ckpt");
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(started);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(scvae::read_checkpoint(out + "/last.ckpt").kind == "gmvae");  // intact (CRC checked)
+  CHECK(lines_of(out + "/metrics.csv").size() >= 3);
+  CHECK(!fs::exists(out + "/test_metrics.json"));
+  const std::string log = slurp(kTmp + "/interrupted.log");
+  CHECK(log.find("interrupted") != std::string::npos);
+}
