@@ -3,6 +3,7 @@
 // and with ld > rows where the op takes a view. Tolerances: |cuda - cpu| <= atol + rtol |cpu|;
 // float rtol 1e-5..1e-4 covers FMA contraction and different summation orders (the GPU sums
 // in double or in tree order), double rtol 1e-12..1e-10. Without a GPU every case SKIPs.
+#include <utility>
 #include "cuda_test_util.cuh"
 
 using namespace scvae;
@@ -264,7 +265,10 @@ TEMPLATE_TEST_CASE("cuda: reductions, scale, clamp, Adam", "[cuda]", float, doub
   G::clamp<T>(m.dv(), T(-1), T(1));
   CHECK(compare("clamp", ref, m.download(), 0, 0) == 0);
 
-  for (bool decoupled : {false, true}) {
+  // (grad_scale, clip): none, global-norm scale only, element-wise clip of the scaled gradient.
+  for (bool decoupled : {false, true})
+  for (auto [grad_scale, clip] : {std::pair<T, T>(T(1), T(0)), std::pair<T, T>(T(0.3), T(0)), std::pair<T, T>(T(0.7), T(0.5))}) {
+    INFO("decoupled " << decoupled << ", grad_scale " << grad_scale << ", clip " << clip);
     const Index P = 100003;
     auto p = random_mat<T>(P, 1, P, rng), g = random_mat<T>(P, 1, P, rng), mm = random_mat<T>(P, 1, P, rng, 0, 0.1);
     auto vv = random_mat<T>(P, 1, P, rng, 0, 0.1);
@@ -273,9 +277,9 @@ TEMPLATE_TEST_CASE("cuda: reductions, scale, clamp, Adam", "[cuda]", float, doub
     auto hp = p.host, hm = mm.host, hv = vv.host;
     for (long step : {1L, 2L, 1000L}) {
       C::adam_step<T>(VectorView<T>(hp.data(), P), VectorView<const T>(g.hv()), VectorView<T>(hm.data(), P),
-                      VectorView<T>(hv.data(), P), T(1e-3), T(0.9), T(0.999), T(1e-8), T(0.01), decoupled, step);
+                      VectorView<T>(hv.data(), P), T(1e-3), T(0.9), T(0.999), T(1e-8), T(0.01), decoupled, step, grad_scale, clip);
       G::adam_step<T>(p.dv(), VectorView<const T>(g.dv()), mm.dv(), vv.dv(), T(1e-3), T(0.9), T(0.999), T(1e-8),
-                      T(0.01), decoupled, step);
+                      T(0.01), decoupled, step, grad_scale, clip);
     }
     CHECK(compare("adam p", hp, p.download(), Tol<T>::atol, Tol<T>::rtol) == 0);
     CHECK(compare("adam m", hm, mm.download(), Tol<T>::atol, Tol<T>::rtol) == 0);

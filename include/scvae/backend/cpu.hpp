@@ -563,13 +563,17 @@ struct CpuBackend {
       for (Index i = i0; i < i1; ++i) x[i] = std::min(hi, std::max(lo, x[i]));
     });
   }
-  // One Adam step over the whole arena. weight_decay is added to the gradient (L2, as
-  // torch.optim.Adam) unless decoupled (AdamW). One pass over p, g, m, v: blocks of 2048
-  // elements go through Eigen array expressions (vectorised sqrt and division) while they sit
-  // in L1/L2, so the three statements per block cost one trip to memory.
+  // One Adam step over the whole arena. The gradient each parameter sees is
+  //   clip(grad_scale * g, [-clip, clip]) (+ weight_decay * p unless decoupled),
+  // so global-norm clipping (grad_scale < 1) and element-wise clipping (clip > 0; 0 = off) cost
+  // no pass of their own and g itself is left as computed. weight_decay is added to the gradient
+  // (L2, as torch.optim.Adam) unless decoupled (AdamW). One pass over p, g, m, v: blocks of 2048
+  // elements go through Eigen array expressions (vectorised sqrt and division) while they sit in
+  // L1/L2, so the statements per block cost one trip to memory.
   template <class T>
   static void adam_step(VectorView<T> p, VectorView<const T> g, VectorView<T> m, VectorView<T> v, T lr, T beta1,
-                        T beta2, T eps, T weight_decay, bool decoupled, long step) {
+                        T beta2, T eps, T weight_decay, bool decoupled, long step, T grad_scale = T(1),
+                        T clip = T(0)) {
     const T bc1 = T(1) - std::pow(beta1, T(step));
     const T bc2 = T(1) - std::pow(beta2, T(step));
     const T step_size = lr / bc1;
@@ -578,17 +582,16 @@ struct CpuBackend {
     using Arr = Eigen::Array<T, Eigen::Dynamic, 1>;
     for_ranges(p.size, [&](Index i0, Index i1) {
       constexpr Index kBlock = 2048;
+      alignas(64) T g_eff[kBlock];  // this block's effective gradient (stays in L1)
       for (Index b0 = i0; b0 < i1; b0 += kBlock) {
         const Index n = std::min(kBlock, i1 - b0);
-        Eigen::Map<Arr> P(p.data + b0, n), M(m.data + b0, n), V(v.data + b0, n);
+        Eigen::Map<Arr> P(p.data + b0, n), M(m.data + b0, n), V(v.data + b0, n), Ge(g_eff, n);
         Eigen::Map<const Arr> Gr(g.data + b0, n);
-        if (l2 != T(0)) {
-          M = beta1 * M + (T(1) - beta1) * (Gr + l2 * P);
-          V = beta2 * V + (T(1) - beta2) * (Gr + l2 * P).square();
-        } else {
-          M = beta1 * M + (T(1) - beta1) * Gr;
-          V = beta2 * V + (T(1) - beta2) * Gr.square();
-        }
+        if (clip > T(0)) Ge = (grad_scale * Gr).max(-clip).min(clip);
+        else Ge = grad_scale * Gr;
+        if (l2 != T(0)) Ge += l2 * P;
+        M = beta1 * M + (T(1) - beta1) * Ge;
+        V = beta2 * V + (T(1) - beta2) * Ge.square();
         if (wd_dec != T(0)) P -= step_size * M / (V.sqrt() * inv_sqrt_bc2 + eps) + wd_dec * P;
         else P -= step_size * M / (V.sqrt() * inv_sqrt_bc2 + eps);
       }

@@ -268,10 +268,12 @@ struct CudaBackend {
   static void clamp(VectorView<T> v, T lo, T hi) {
     apply(MatrixView<T>(v.data, v.size, v.size > 0 ? 1 : 0), cuda::detail::Clamp<T>{lo, hi});
   }
-  // One Adam step over the whole arena (bias corrections computed here exactly as on the CPU).
+  // One Adam step over the whole arena (bias corrections computed here exactly as on the CPU;
+  // grad_scale and clip as CpuBackend::adam_step: clip(grad_scale * g, [-clip, clip]), 0 = off).
   template <class T>
   static void adam_step(VectorView<T> p, VectorView<const T> g, VectorView<T> m, VectorView<T> v, T lr, T beta1,
-                        T beta2, T eps, T weight_decay, bool decoupled, long step) {
+                        T beta2, T eps, T weight_decay, bool decoupled, long step, T grad_scale = T(1),
+                        T clip = T(0)) {
     SCVAE_CHECK(g.size == p.size && m.size == p.size && v.size == p.size, "adam_step: sizes differ");
     if (p.size <= 0) return;
     const T bc1 = T(1) - std::pow(beta1, T(step));
@@ -280,7 +282,8 @@ struct CudaBackend {
     const T inv_sqrt_bc2 = T(1) / std::sqrt(bc2);
     auto& ctx = cuda::Context::get();
     cuda::detail::adam_kernel<T><<<ctx.grid(p.size), cuda::detail::kThreads, 0, ctx.stream()>>>(
-        p.data, g.data, m.data, v.data, p.size, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, inv_sqrt_bc2);
+        p.data, g.data, m.data, v.data, p.size, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, inv_sqrt_bc2,
+        grad_scale, clip);
     SCVAE_CUDA_LAUNCH_CHECK("adam_step");
   }
 

@@ -66,6 +66,7 @@ class Arena {
   VectorView<T> all_params() { return {B::data(params_), layout_.param_size}; }
   VectorView<const T> all_params() const { return {B::data(params_), layout_.param_size}; }
   VectorView<T> all_grads() { return {B::data(grads_), layout_.param_size}; }
+  VectorView<const T> all_grads() const { return {B::data(grads_), layout_.param_size}; }
   VectorView<T> all_state() { return {B::data(state_), layout_.state_size}; }
   VectorView<const T> all_state() const { return {B::data(state_), layout_.state_size}; }
   void zero_grads() { B::fill(all_grads(), T(0)); }

@@ -2,7 +2,7 @@
 // Adam over the whole parameter arena, with L2 weight decay (torch.optim.Adam) or decoupled
 // weight decay (AdamW), and optional gradient clipping: element-wise to [-c, c] (scVAE's
 // default, c = 1) or by the global norm. Moments share the arena's layout, so one loop updates
-// every parameter.
+// every parameter; clipping happens inside that loop (no pass of its own, gradients untouched).
 #include <cmath>
 #include <string>
 
@@ -48,17 +48,21 @@ class Adam {
   VectorView<T> moment1() { return {B::data(m_), n_}; }
   VectorView<T> moment2() { return {B::data(v_), n_}; }
 
-  // Clips the arena's gradients as configured, then updates its parameters. Returns the global
-  // gradient norm before clipping.
-  double step(Arena<B, T>& a) {
-    auto g = a.all_grads();
-    const double norm = std::sqrt(B::template sum_squares<T>(VectorView<const T>(g)));
-    if (opt_.clip_norm > 0 && norm > opt_.clip_norm) B::template scale<T>(g, T(opt_.clip_norm / norm));
-    if (opt_.clip_value > 0) B::template clamp<T>(g, T(-opt_.clip_value), T(opt_.clip_value));
+  // Global gradient norm, accumulated in double: it is finite exactly when every gradient is
+  // (a float's square cannot overflow a double), so it doubles as the divergence check.
+  double gradient_norm(const Arena<B, T>& a) const {
+    return std::sqrt(B::template sum_squares<T>(VectorView<const T>(a.all_grads())));
+  }
+  // Updates the arena's parameters, clipping as configured inside the update sweep (the arena's
+  // gradients are left as computed). Returns the global gradient norm before clipping.
+  double step(Arena<B, T>& a) { return step(a, gradient_norm(a)); }
+  // The same with the norm already computed by gradient_norm() (one pass over the gradients less).
+  double step(Arena<B, T>& a, double norm) {
+    const T grad_scale = opt_.clip_norm > 0 && norm > opt_.clip_norm ? T(opt_.clip_norm / norm) : T(1);
     ++step_;
-    B::template adam_step<T>(a.all_params(), VectorView<const T>(g), moment1(), moment2(), T(opt_.learning_rate),
-                             T(opt_.beta1), T(opt_.beta2), T(opt_.eps), T(opt_.weight_decay),
-                             opt_.decoupled_weight_decay, step_);
+    B::template adam_step<T>(a.all_params(), VectorView<const T>(a.all_grads()), moment1(), moment2(),
+                             T(opt_.learning_rate), T(opt_.beta1), T(opt_.beta2), T(opt_.eps), T(opt_.weight_decay),
+                             opt_.decoupled_weight_decay, step_, grad_scale, T(opt_.clip_value));
     return norm;
   }
 

@@ -68,9 +68,9 @@ class CudaTrainer {
         batch_.gather(device, order.data() + start, n, model_.config().input_transform);
         model_.arena().zero_grads();
         const StepStats s = model_.forward_backward(batch_.input_view(), batch_.counts_view(), T(m.kl_weight), noise_rng);
-        if (!std::isfinite(s.loss) || !B::template all_finite<T>(VectorView<const T>(model_.arena().all_grads())))
-          diverged(m.epoch, b, s);
-        m.grad_norm = adam_.step(model_.arena());
+        const double grad_norm = adam_.gradient_norm(model_.arena());  // non-finite iff a gradient is
+        if (!std::isfinite(s.loss) || !std::isfinite(grad_norm)) diverged(m.epoch, b, s);
+        m.grad_norm = adam_.step(model_.arena(), grad_norm);
         acc += s;
         if (opt_.on_batch) {
           BatchProgress p;

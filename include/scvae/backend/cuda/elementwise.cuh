@@ -101,9 +101,10 @@ __global__ void bias_grad_kernel(MatrixView<const T> dc /*[M x N]*/, T* __restri
 template <class T>
 __global__ void adam_kernel(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v, Index n,
                             T lr, T beta1, T beta2, T eps, T weight_decay, bool decoupled, T step_size,
-                            T inv_sqrt_bc2) {
+                            T inv_sqrt_bc2, T grad_scale, T clip) {
   for (Index i = blockIdx.x * Index(blockDim.x) + threadIdx.x; i < n; i += Index(gridDim.x) * blockDim.x) {
-    T gi = g[i];
+    T gi = grad_scale * g[i];
+    if (clip > T(0)) gi = gi < -clip ? -clip : (gi > clip ? clip : gi);
     const T pi = p[i];
     if (!decoupled) gi += weight_decay * pi;
     const T mi = beta1 * m[i] + (T(1) - beta1) * gi;
