@@ -2,6 +2,10 @@ include(CMakePackageConfigHelpers)
 install(TARGETS scvae EXPORT scvaeTargets)
 install(DIRECTORY include/scvae DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT scvaeTargets NAMESPACE scvae:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/scvae)
+set(SCVAE_EXPORT_CUDA OFF)
+if(TARGET scvae_cuda)
+  set(SCVAE_EXPORT_CUDA ON)
+endif()
 configure_package_config_file(cmake/scvaeConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/scvaeConfig.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/scvae)

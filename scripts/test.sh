@@ -11,7 +11,8 @@ if [ "${1:-}" = "--sanitize" ]; then
   flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
-    -DSCVAE_BUILD_EXAMPLES=OFF -DSCVAE_BUILD_BENCHMARKS=OFF -DSCVAE_ENABLE_CUDA=OFF -DSCVAE_SANITIZE=ON
+    -DSCVAE_BUILD_EXAMPLES=OFF -DSCVAE_BUILD_BENCHMARKS=OFF -DSCVAE_ENABLE_CUDA=OFF -DSCVAE_SANITIZE=ON \
+    -DSCVAE_USE_BLAS=OFF  # the sanitizers see into Eigen's GEMMs, not into OpenBLAS's assembly
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 else
   build="$root/build"

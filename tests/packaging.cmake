@@ -1,9 +1,14 @@
 # Packaging: a consumer project builds against an installed scvae (find_package) and against
 # the source tree (add_subdirectory). Skipped in sanitizer builds (it builds without them).
 if(NOT SCVAE_SANITIZE)
+  set(_scvae_consumer_cuda OFF)
+  if(TARGET scvae_cuda)
+    set(_scvae_consumer_cuda ON)
+  endif()
   add_test(NAME package_consumers
            COMMAND ${CMAKE_COMMAND} -DSCVAE_SOURCE_DIR=${PROJECT_SOURCE_DIR}
                    -DWORK=${CMAKE_CURRENT_BINARY_DIR}/package_consumers -DGENERATOR=${CMAKE_GENERATOR}
+                   -DWITH_CUDA=${_scvae_consumer_cuda}
                    -P ${CMAKE_CURRENT_SOURCE_DIR}/consumer/run.cmake)
   set_tests_properties(package_consumers PROPERTIES TIMEOUT 600)
 endif()

@@ -23,6 +23,11 @@ int main() {
   opt.batch_size = 4;
   scvae::Trainer<decltype(vae)> t(vae, opt);
   auto res = t.fit(m, scvae::all_rows(m));
-  std::printf("consumer ok: elbo %.3f\n", res.history.back().train.elbo);
+#ifdef SCVAE_USE_BLAS
+  const char* gemm = "BLAS";
+#else
+  const char* gemm = "Eigen";
+#endif
+  std::printf("consumer ok (%s GEMMs): elbo %.3f\n", gemm, res.history.back().train.elbo);
   return res.history.size() == 2 ? 0 : 1;
 }
