@@ -20,6 +20,7 @@
 #include "../core/view.hpp"
 #include "detail/element.hpp"
 #include "detail/zero_fast.hpp"
+#include "detail/zero_sweep.hpp"
 #include "likelihood_spec.hpp"
 #include "negative_binomial.hpp"
 #include "poisson.hpp"
@@ -156,22 +157,19 @@ void likelihood_pass_fast(MatrixView<const float> heads, VectorView<const float>
       T* d = Grad ? d_heads.data + b * d_heads.ld : nullptr;
       const T w = Grad ? cell_weight[b] : T(0);
 
-      // 1. all genes at x = 0
-      int rare = 0;
-#ifdef _OPENMP
-#pragma omp simd reduction(| : rare)
-#endif
-      for (Index g = 0; g < G; ++g) {
-        const Zero0 z = zero_fast<L>(h_mu[g], kTheta ? h_theta[g] : 0.0f, kPi ? h_pi[g] : 0.0f);
-        lp_buf[g] = z.lp;
-        if constexpr (Grad) {
-          d[g] = w * z.d_mu;
-          if constexpr (kThetaHead) d[G + g] = w * z.d_theta;
-          if constexpr (kPi) d[kPiHead * G + g] = w * z.d_pi;
-          if constexpr (GeneTheta) dth_buf[g] = w * z.d_theta;
-        }
-        rare |= int(z.rare);
-      }
+      // 1. all genes at x = 0 (vectorised at the CPU's width: detail/zero_sweep.hpp)
+      detail::ZeroSweepArgs za;
+      za.h_mu = h_mu;
+      za.h_theta = kTheta ? h_theta : nullptr;
+      za.h_pi = kPi ? h_pi : nullptr;
+      za.G = G;
+      za.w = w;
+      za.lp = lp_buf;
+      za.d_mu = d;
+      za.d_theta = (Grad && kThetaHead) ? d + G : nullptr;
+      za.d_pi = (Grad && kPi) ? d + kPiHead * G : nullptr;
+      za.dth = dth_buf;
+      const int rare = detail::zero_sweep<L, GeneTheta, Grad>(za);
       auto element = [&](auto zero, Index g, T x) {
         constexpr bool kZero = decltype(zero)::value;
         const T a_theta = kTheta ? h_theta[g] : T(0);
