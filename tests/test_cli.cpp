@@ -29,11 +29,12 @@ struct Run {
   std::string out;  // stdout + stderr
 };
 
-// Runs `scvae <args>` through the shell, capturing its output.
-Run run_scvae(const std::string& args) {
+// Runs `scvae <args>` through the shell, capturing its output; `env` prefixes the command
+// (e.g. "env -u OMP_WAIT_POLICY").
+Run run_scvae(const std::string& args, const std::string& env = "") {
   fs::create_directories(kTmp);
   const std::string log = kTmp + "/last_output.txt";
-  const std::string cmd = std::string("'") + SCVAE_CLI_PATH + "' " + args + " > '" + log + "' 2>&1";
+  const std::string cmd = env + " '" + SCVAE_CLI_PATH + "' " + args + " > '" + log + "' 2>&1";
   const int status = std::system(cmd.c_str());
   Run r;
   r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -234,6 +235,22 @@ TEST_CASE("scvae grid-search ranks the grid by validation ELBO", "[cli]") {
     elbo.push_back(std::stod(f[8]));
   }
   CHECK(std::is_sorted(elbo.rbegin(), elbo.rend()));
+}
+
+TEST_CASE("scvae re-executes itself for passive OpenMP waits without changing what it does", "[cli]") {
+  // CTest sets OMP_WAIT_POLICY for every test; here it is unset, so the program takes the path
+  // that sets it and re-executes itself (examples/cli/main.cpp).
+  const std::string out = kTmp + "/reexec_sim";
+  const Run r = run_scvae("simulate --cells 40 --genes 30 --clusters 2 --overwrite --out '" + out + "'",
+                          "env -u OMP_WAIT_POLICY");
+  INFO(r.out);
+  CHECK(r.rc == 0);
+  CHECK(fs::exists(out + "/matrix.mtx.gz"));
+  const Run bad = run_scvae("simulate --cells", "env -u OMP_WAIT_POLICY");
+  CHECK(bad.rc == 2);
+  const Run help = run_scvae("--help", "env -u OMP_WAIT_POLICY");
+  CHECK(help.rc == 0);
+  CHECK(help.out.find("train") != std::string::npos);
 }
 
 TEST_CASE("scvae: wrong usage gives clear messages and exit codes", "[cli]") {

@@ -1,7 +1,11 @@
 // scvae: train, evaluate, grid-search and simulate from the command line (docs/cli.md).
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
+#if defined(__linux__)
+#include <unistd.h>
+#endif
 
 #include <CLI/CLI.hpp>
 
@@ -18,9 +22,25 @@ std::string strip_prefix(std::string m) {
   return m.compare(0, p.size(), p) == 0 ? m.substr(p.size()) : m;
 }
 
+// OpenMP threads that spin while they wait (libgomp's default) burn the time slices of every
+// other busy process: two trainings sharing 2 cores ran 1.5x slower per epoch than with passive
+// waits, which cost nothing when alone (docs/performance.md). libgomp reads OMP_WAIT_POLICY
+// once, when it is loaded, so the program sets it and re-executes itself (same process, same
+// arguments); a value the user set is left alone.
+void prefer_passive_openmp_waits(char** argv) {
+#if defined(__linux__) && defined(_OPENMP)
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+  execv("/proc/self/exe", argv);  // returns only if it failed: go on with libgomp's default
+#else
+  (void)argv;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  prefer_passive_openmp_waits(argv);
   using namespace scvae_cli;
   CLI::App app{"scvae: variational auto-encoders (VAE, GMVAE) for single-cell RNA-seq counts"};
   app.require_subcommand(1);
