@@ -55,6 +55,7 @@ int run_grid(GridArgs& a) {
   for (const auto& l : likelihoods)
     if (l != "poisson" && l != "nb" && l != "zip" && l != "zinb")
       throw UsageError("--likelihoods: unknown likelihood '" + l + "' (expected poisson, nb, zip, zinb)");
+  check_device(f.model, f.fit);
   prepare_out_dir(f.out, {"grid.csv"}, f.overwrite);
 
   const Dataset data = load_dataset(f.data, true);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <type_traits>
 
 #include <scvae/gmvae.hpp>
@@ -46,6 +47,52 @@ void FitSettings::validate() const {
   if (mixture_init < 0) throw UsageError("--mixture-init: must be >= 0");
 }
 
+scvae::TrainOptions make_train_options(const FitSettings& fit, bool mixture, const EpochCallback& on_epoch,
+                                       Progress* progress) {
+  scvae::TrainOptions opt;
+  opt.epochs = fit.epochs;
+  opt.batch_size = fit.batch_size;
+  opt.kl_warmup_epochs = fit.kl_warmup;
+  if (mixture) opt.mixture_init_epochs = fit.mixture_init;
+  opt.seed = fit.seed;
+  opt.adam.learning_rate = fit.learning_rate;
+  opt.adam.weight_decay = fit.weight_decay;
+  opt.adam.clip_value = fit.clip;
+  opt.checkpoint_dir = fit.checkpoint_dir;
+  opt.should_stop = [] { return interrupted(); };
+  auto best = std::make_shared<double>(-INFINITY);
+  opt.on_epoch = [best, on_epoch, progress](const scvae::EpochMetrics& m) {
+    const double score = m.has_validation ? m.validation.elbo : m.train.elbo;
+    const bool is_best = score > *best;
+    if (is_best) *best = score;
+    if (progress) progress->epoch(m.epoch, m.train.elbo, m.has_validation ? m.validation.elbo : NAN, m.seconds, is_best);
+    if (on_epoch) on_epoch(m, is_best);
+  };
+  if (progress)
+    opt.on_batch = [progress](const scvae::BatchProgress& p) {
+      progress->batch(p.epoch, static_cast<long>(p.batch), static_cast<long>(p.batches), p.running_elbo);
+    };
+  return opt;
+}
+
+void check_device(const ModelSpec& spec, const FitSettings& fit) {
+#ifdef SCVAE_CLI_HAS_CUDA
+  if (fit.device == "cuda") check_cuda_fit(spec, fit);
+#endif
+  (void)spec;
+  (void)fit;
+}
+
+FitResult make_fit_result(const scvae::TrainResult& r, double seconds, Progress* progress) {
+  if (progress) progress->finish();
+  FitResult out;
+  out.history = r.history;
+  out.best_epoch = r.best_epoch;
+  out.interrupted = r.interrupted;
+  out.seconds = seconds;
+  return out;
+}
+
 namespace {
 
 template <class Config>
@@ -59,44 +106,22 @@ Config make_config(const ModelSpec& s, Index genes) {
   return c;
 }
 
+}  // namespace
+
+scvae::VaeConfig vae_config(const ModelSpec& s, Index genes) { return make_config<scvae::VaeConfig>(s, genes); }
+scvae::GmvaeConfig gmvae_config(const ModelSpec& s, Index genes) { return make_config<scvae::GmvaeConfig>(s, genes); }
+
+namespace {
+
 template <class Model>
 FitResult fit_impl(const ModelSpec& spec, const FitSettings& fit, const Dataset& data, const EpochCallback& on_epoch,
                    Progress* progress) {
   const auto cfg = make_config<typename Model::Config>(spec, data.counts.n_cols);
   Model model(cfg, fit.batch_size, fit.seed);
-  scvae::TrainOptions opt;
-  opt.epochs = fit.epochs;
-  opt.batch_size = fit.batch_size;
-  opt.kl_warmup_epochs = fit.kl_warmup;
-  if constexpr (std::is_same_v<Model, Gmvae>) opt.mixture_init_epochs = fit.mixture_init;
-  opt.seed = fit.seed;
-  opt.adam.learning_rate = fit.learning_rate;
-  opt.adam.weight_decay = fit.weight_decay;
-  opt.adam.clip_value = fit.clip;
-  opt.checkpoint_dir = fit.checkpoint_dir;
-  opt.should_stop = [] { return interrupted(); };
-  double best = -INFINITY;
-  opt.on_epoch = [&](const scvae::EpochMetrics& m) {
-    const double score = m.has_validation ? m.validation.elbo : m.train.elbo;
-    const bool is_best = score > best;
-    if (is_best) best = score;
-    if (progress) progress->epoch(m.epoch, m.train.elbo, m.has_validation ? m.validation.elbo : NAN, m.seconds, is_best);
-    if (on_epoch) on_epoch(m, is_best);
-  };
-  if (progress)
-    opt.on_batch = [progress](const scvae::BatchProgress& p) {
-      progress->batch(p.epoch, static_cast<long>(p.batch), static_cast<long>(p.batches), p.running_elbo);
-    };
-  scvae::Trainer<Model> trainer(model, opt);
+  scvae::Trainer<Model> trainer(model, make_train_options(fit, std::is_same_v<Model, Gmvae>, on_epoch, progress));
   const double t0 = now_seconds();
   const auto r = trainer.fit(data.counts, data.split.train, data.split.validation);
-  if (progress) progress->finish();
-  FitResult out;
-  out.history = r.history;
-  out.best_epoch = r.best_epoch;
-  out.interrupted = r.interrupted;
-  out.seconds = now_seconds() - t0;
-  return out;
+  return make_fit_result(r, now_seconds() - t0, progress);
 }
 
 // Latent means (and GMVAE responsibilities) of `rows`, batch by batch.
@@ -243,6 +268,10 @@ FitResult fit_model(const ModelSpec& spec, const FitSettings& fit, const Dataset
                     Progress* progress) {
   spec.validate();
   fit.validate();
+#ifdef SCVAE_CLI_HAS_CUDA
+  if (fit.device == "cuda") return fit_model_cuda(spec, fit, data, on_epoch, progress);
+#endif
+  if (fit.device != "cpu") throw UsageError("--device " + fit.device + ": this build has no such backend");
   if (spec.kind == "vae") return fit_impl<Vae>(spec, fit, data, on_epoch, progress);
   return fit_impl<Gmvae>(spec, fit, data, on_epoch, progress);
 }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <scvae/models/gmvae.hpp>
+#include <scvae/models/vae.hpp>
 #include <scvae/train/trainer.hpp>
 
 #include "common.hpp"
@@ -35,6 +37,7 @@ struct FitSettings {
   int mixture_init = 0;     // GMVAE: re-initialise the mixture from k-means after this many epochs; 0 = off
   std::uint64_t seed = 0;
   std::string checkpoint_dir;  // "" = no checkpoints (grid search)
+  std::string device = "cpu";  // cpu | cuda (builds with the CUDA backend: model_runner_cuda.cu)
 
   void validate() const;
 };
@@ -49,10 +52,32 @@ struct FitResult {
 // Called after every epoch (after the checkpoints are written); best = new best validation ELBO.
 using EpochCallback = std::function<void(const scvae::EpochMetrics&, bool best)>;
 
-// Trains a fresh model on data.split.train, validating on data.split.validation. Throws
-// scvae::DivergenceError (last.ckpt keeps the last good epoch) and polls interrupted().
+// Trains a fresh model on data.split.train, validating on data.split.validation, on fit.device.
+// Throws scvae::DivergenceError (last.ckpt keeps the last good epoch) and polls interrupted().
+// Checkpoints are the same on either device, so evaluation always runs on the CPU.
 FitResult fit_model(const ModelSpec& spec, const FitSettings& fit, const Dataset& data, const EpochCallback& on_epoch,
                     Progress* progress);
+
+// The model configurations a ModelSpec describes, for `genes` genes.
+scvae::VaeConfig vae_config(const ModelSpec& spec, scvae::Index genes);
+scvae::GmvaeConfig gmvae_config(const ModelSpec& spec, scvae::Index genes);
+
+// The Trainer / CudaTrainer options of a fit: optimiser, schedule, checkpoints, interruption,
+// and the progress / epoch callbacks. mixture: the model is a GMVAE.
+scvae::TrainOptions make_train_options(const FitSettings& fit, bool mixture, const EpochCallback& on_epoch,
+                                       Progress* progress);
+// Converts a trainer's result.
+FitResult make_fit_result(const scvae::TrainResult& r, double seconds, Progress* progress);
+
+// Refuses a fit the device cannot run (no GPU, an option it lacks), before any output exists.
+void check_device(const ModelSpec& spec, const FitSettings& fit);
+
+#ifdef SCVAE_CLI_HAS_CUDA
+void check_cuda_fit(const ModelSpec& spec, const FitSettings& fit);
+// fit_model on the GPU (model_runner_cuda.cu): CudaBackend models, the data uploaded once.
+FitResult fit_model_cuda(const ModelSpec& spec, const FitSettings& fit, const Dataset& data,
+                         const EpochCallback& on_epoch, Progress* progress);
+#endif
 
 struct Analysis {
   std::string kind;

@@ -54,13 +54,11 @@ void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
 }
 
 void finish_training_flags(TrainingFlags& f, bool grid_search) {
-  if (f.device == "cuda") {
 #ifndef SCVAE_CLI_HAS_CUDA
+  if (f.device == "cuda")
     throw UsageError("--device cuda: this build has no CUDA backend; rebuild with SCVAE_ENABLE_CUDA=ON on a machine with nvcc");
-#else
-    throw UsageError("--device cuda: the command-line program does not drive the CUDA backend yet; use --device cpu");
 #endif
-  }
+  f.fit.device = f.device;
   if (f.threads < 0) throw UsageError("--threads: must be >= 0");
   f.data.split = parse_double_list(f.split_text, "--split");
   f.data.split_seed = f.fit.seed;
@@ -71,7 +69,8 @@ void finish_training_flags(TrainingFlags& f, bool grid_search) {
     if (f.kl_warmup->count() == 0 && !grid_search) f.fit.kl_warmup = kBuiltinKlWarmup;
     if (f.epochs->count() == 0 && !grid_search) f.fit.epochs = kBuiltinEpochs;
     if (f.components->count() == 0) f.model.components = kBuiltinComponents;
-    if (f.mixture_init->count() == 0 && !grid_search) f.fit.mixture_init = kBuiltinMixtureInit;
+    // (The GPU trainer has no mixture re-initialisation yet: off there unless asked for.)
+    if (f.mixture_init->count() == 0 && !grid_search) f.fit.mixture_init = f.device == "cuda" ? 0 : kBuiltinMixtureInit;
     if (!grid_search && f.hidden->count() == 0) f.hidden_text = kBuiltinHidden;
     if (!grid_search && f.latent->count() == 0) f.model.latent = kBuiltinLatent;
   }

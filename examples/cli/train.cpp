@@ -60,6 +60,7 @@ int run_train(TrainArgs& a) {
   TrainingFlags& f = a.flags;
   finish_training_flags(f, false);
   if (a.importance_samples < 0) throw UsageError("--importance-samples: must be >= 0");
+  check_device(f.model, f.fit);
   prepare_out_dir(f.out, train_outputs(), f.overwrite);
 
   const double t_start = now_seconds();
