@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <scvae/backend/cpu.hpp>
+#include <scvae/backend/detail/sparse_kernels.hpp>
 
 using namespace scvae;
 using B = CpuBackend;
@@ -163,4 +164,50 @@ TEMPLATE_TEST_CASE("Sparse first layer: spmm and spmm_grad match dense products,
   B::spmm<T>(T(1), w.cview(), x.col_block(30, 40), T(0), c.view());
   const Md ref = W * X.middleCols(30, 40);
   CHECK((c.dense() - ref).cwiseAbs().maxCoeff() <= tol * (W.cwiseAbs() * X.middleCols(30, 40)).maxCoeff());
+}
+
+TEMPLATE_TEST_CASE("Sparse kernels: every instruction-set variant the CPU runs matches the dense product", "[backend]",
+                   float, double) {
+  using T = TestType;
+  const double tol = std::is_same<T, float>::value ? 1e-5 : 1e-13;
+  const Index G = 1009, N = 53, M = 250;
+  Rng rng(9);
+  // Gene-major entries built directly: gene g has cells in increasing order.
+  std::vector<std::int64_t> start{0};
+  std::vector<std::int32_t> cell;
+  std::vector<float> val;
+  Md X = Md::Zero(G, N);
+  for (Index g = 0; g < G; ++g) {
+    for (Index n = 0; n < N; ++n)
+      if (rng.uniform() < 0.07) {
+        cell.push_back(std::int32_t(n));
+        val.push_back(float(1 + rng.below(9)));
+        X(g, n) = val.back();
+      }
+    start.push_back(std::int64_t(cell.size()));
+  }
+  const detail::GeneMajorView gm{start.data(), cell.data(), val.data()};
+  Padded<T> w(M, G, 2, rng), dc(M, N, 3, rng);
+  const Md refY = 0.5 * w.dense() * X, boundY = 0.5 * w.dense().cwiseAbs() * X;
+  const Md refW = 0.5 * dc.dense() * X.transpose(), boundW = 0.5 * dc.dense().cwiseAbs() * X.transpose();
+  for (int isa : {int(detail::isa_default), int(detail::isa_avx2), int(detail::isa_avx512)}) {
+    if (!detail::cpu_supports_isa(isa)) {
+      WARN("this CPU (or build) has no ISA variant " << isa << ": not checked here");
+      continue;
+    }
+    INFO("ISA variant " << isa);
+    std::vector<T> y(std::size_t(M * N), T(0)), dw(std::size_t(M * G), T(0));
+    detail::spmm_genes<T>(isa, gm, 0, G, w.buf.data(), w.ld, T(0.5), y.data(), M, M);
+    detail::spmm_grad_genes<T>(isa, gm, 0, G, dc.buf.data(), dc.ld, T(0.5), dw.data(), M, M);
+    double ey = 0, ew = 0;
+    for (Index j = 0; j < N; ++j)
+      for (Index i = 0; i < M; ++i)
+        ey = std::max(ey, std::fabs(double(y[std::size_t(i + j * M)]) - refY(i, j)) / (boundY(i, j) + 1e-300));
+    for (Index j = 0; j < G; ++j)
+      for (Index i = 0; i < M; ++i)
+        ew = std::max(ew, std::fabs(double(dw[std::size_t(i + j * M)]) - refW(i, j)) / (boundW(i, j) + 1e-300));
+    CAPTURE(ey, ew);
+    CHECK(ey < tol);
+    CHECK(ew < tol);
+  }
 }

@@ -203,14 +203,11 @@ TEST_CASE("Every instruction-set variant of the x = 0 sweep matches the double r
     int isa;
   };
   std::vector<Variant> variants{{"default", true, 0}};
-#if SCVAE_ZERO_SWEEP_DISPATCH
-  __builtin_cpu_init();
-  variants.push_back({"avx2", __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"), 1});
-  variants.push_back({"avx512", __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"),
-                      2});
+#if SCVAE_ISA_DISPATCH
+  variants.push_back({"avx2", detail::cpu_supports_isa(detail::isa_avx2), 1});
+  variants.push_back({"avx512", detail::cpu_supports_isa(detail::isa_avx512), 2});
 #endif
-  WARN("x = 0 sweep dispatched to ISA level " << detail::zero_sweep_isa() << " (0 default, 1 AVX2, 2 AVX-512)");
+  WARN("x = 0 sweep dispatched to ISA level " << detail::cpu_isa() << " (0 default, 1 AVX2, 2 AVX-512)");
   const Index G = 100003;  // odd: vector remainders
   std::mt19937 rng(5);
   std::normal_distribution<float> n(0.0f, 3.0f);  // clipping, both signs of a - c; pi logits never < -69,
@@ -230,7 +227,7 @@ TEST_CASE("Every instruction-set variant of the x = 0 sweep matches the double r
       }
       int rare = -1;
       if (v.isa == 0) rare = detail::zero_sweep_default<L, GT, true>(args);
-#if SCVAE_ZERO_SWEEP_DISPATCH
+#if SCVAE_ISA_DISPATCH
       if (v.isa == 1) rare = detail::zero_sweep_avx2<L, GT, true>(args);
       if (v.isa == 2) rare = detail::zero_sweep_avx512<L, GT, true>(args);
 #endif

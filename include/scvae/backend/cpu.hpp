@@ -21,6 +21,7 @@ extern "C" void openblas_set_num_threads(int) __attribute__((weak));  // OpenBLA
 #endif
 
 #include "../core/error.hpp"
+#include "detail/sparse_kernels.hpp"
 #include "../core/random.hpp"
 #include "../core/view.hpp"
 #include "../distributions/likelihood.hpp"
@@ -267,15 +268,10 @@ struct CpuBackend {
     const Index M = w.rows, N = x.cols, G = x.rows;
     const GeneMajor& gm = gene_major(x);
     const int nt = sparse_threads(x.nnz(), M);
-    auto accumulate = [&](Index g0, Index g1, T* out, Index ldo) {
-      for (Index g = g0; g < g1; ++g) {
-        const T* wg = &w(0, g);
-        for (std::int64_t e = gm.start[g]; e < gm.start[g + 1]; ++e) {
-          const T v = alpha * static_cast<T>(gm.val[e]);
-          T* on = out + gm.cell[e] * ldo;
-          for (Index i = 0; i < M; ++i) on[i] += v * wg[i];
-        }
-      }
+    const detail::GeneMajorView gv{gm.start.data(), gm.cell.data(), gm.val.data()};
+    const int isa = detail::cpu_isa();
+    auto accumulate = [&](Index g0, Index g1, T* out, Index ldo) {  // detail/sparse_kernels.hpp
+      detail::spmm_genes<T>(isa, gv, g0, g1, w.data, w.ld, alpha, out, ldo, M);
     };
     if (nt <= 1) {
       for (Index n = 0; n < N; ++n) {
@@ -316,15 +312,10 @@ struct CpuBackend {
     const Index M = dw.rows, G = x.rows;
     const GeneMajor& gm = gene_major(x);
     const int nt = sparse_threads(x.nnz(), M);
-    auto accumulate = [&](Index g0, Index g1) {
-      for (Index g = g0; g < g1; ++g) {
-        T* dwg = &dw(0, g);
-        for (std::int64_t e = gm.start[g]; e < gm.start[g + 1]; ++e) {
-          const T v = alpha * static_cast<T>(gm.val[e]);
-          const T* dcn = &dc(0, gm.cell[e]);
-          for (Index i = 0; i < M; ++i) dwg[i] += v * dcn[i];
-        }
-      }
+    const detail::GeneMajorView gv{gm.start.data(), gm.cell.data(), gm.val.data()};
+    const int isa = detail::cpu_isa();
+    auto accumulate = [&](Index g0, Index g1) {  // detail/sparse_kernels.hpp
+      detail::spmm_grad_genes<T>(isa, gv, g0, g1, dc.data, dc.ld, alpha, dw.data, dw.ld, M);
     };
     if (nt <= 1) {
       accumulate(0, G);

@@ -1,31 +1,13 @@
 #pragma once
 // Sweep 1 of the float likelihood pass (likelihood.hpp): every gene of one cell as if x = 0,
-// branch-free and vectorised, with run-time dispatch on the CPU's vector width.
-//
-// Why dispatch: a header-only library is compiled with its consumer's flags, which are usually
-// the distribution's default (x86-64: SSE2, 4 floats a vector). This sweep is the largest
-// non-GEMM cost of a training step (per NB batch of 100 x 27,998: 17 ms with SSE2, 6 ms with
-// AVX-512, docs/performance.md), so on x86-64 with GCC or Clang it is also compiled for AVX2+FMA
-// and AVX-512 (function target attributes; the always-inline fast-math helpers are compiled at
-// the caller's width) and the widest one the CPU supports is chosen once. Elsewhere, under nvcc,
-// when the consumer already targets AVX-512, or with SCVAE_NO_DISPATCH, the plain version runs.
-//
-// The variants differ only in rounding (FMA contraction; every element is independent, so the
-// vector width changes no sum), within the accuracy tested in tests/test_fast_math.cpp; a given
-// machine always takes the same variant, so results stay reproducible run to run.
-#include <cstdlib>
-#include <string>
-
+// branch-free and vectorised, with run-time dispatch on the CPU's vector width
+// (backend/detail/isa.hpp). It is the largest non-GEMM cost of a training step: per NB batch of
+// 100 x 27,998, 17 ms with SSE2 against 6 ms with AVX-512 (docs/performance.md). The variants
+// differ only in rounding, within the accuracy tested in tests/test_fast_math.cpp.
+#include "../../backend/detail/isa.hpp"
 #include "../../core/view.hpp"
 #include "../likelihood_spec.hpp"
 #include "zero_fast.hpp"
-
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
-    !defined(__CUDACC__) && !defined(__AVX512F__) && !defined(SCVAE_NO_DISPATCH)
-#define SCVAE_ZERO_SWEEP_DISPATCH 1
-#else
-#define SCVAE_ZERO_SWEEP_DISPATCH 0
-#endif
 
 namespace scvae {
 namespace detail {
@@ -86,48 +68,23 @@ int zero_sweep_default(const ZeroSweepArgs& a) {
   return zero_sweep_body<L, GeneTheta, Grad>(a);
 }
 
-#if SCVAE_ZERO_SWEEP_DISPATCH
+#if SCVAE_ISA_DISPATCH
 template <Likelihood L, bool GeneTheta, bool Grad>
-__attribute__((target("avx2,fma"))) int zero_sweep_avx2(const ZeroSweepArgs& a) {
+SCVAE_TARGET_AVX2 int zero_sweep_avx2(const ZeroSweepArgs& a) {
   return zero_sweep_body<L, GeneTheta, Grad>(a);
 }
 template <Likelihood L, bool GeneTheta, bool Grad>
-__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma"))) int zero_sweep_avx512(
-    const ZeroSweepArgs& a) {
+SCVAE_TARGET_AVX512 int zero_sweep_avx512(const ZeroSweepArgs& a) {
   return zero_sweep_body<L, GeneTheta, Grad>(a);
 }
 #endif
-
-// The instruction set the sweep uses on this machine: 0 = the consumer's flags, 1 = AVX2+FMA,
-// 2 = AVX-512. SCVAE_ISA=default|avx2 in the environment caps it (comparisons, debugging).
-inline int zero_sweep_isa() {
-#if SCVAE_ZERO_SWEEP_DISPATCH
-  static const int isa = [] {
-    __builtin_cpu_init();
-    int level = 0;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) level = 1;
-    if (level == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
-      level = 2;
-    if (const char* cap = std::getenv("SCVAE_ISA")) {
-      const std::string c(cap);
-      if (c == "default") level = 0;
-      else if (c == "avx2" && level > 1) level = 1;
-    }
-    return level;
-  }();
-  return isa;
-#else
-  return 0;
-#endif
-}
 
 template <Likelihood L, bool GeneTheta, bool Grad>
 int zero_sweep(const ZeroSweepArgs& a) {
-#if SCVAE_ZERO_SWEEP_DISPATCH
-  switch (zero_sweep_isa()) {
-    case 2: return zero_sweep_avx512<L, GeneTheta, Grad>(a);
-    case 1: return zero_sweep_avx2<L, GeneTheta, Grad>(a);
+#if SCVAE_ISA_DISPATCH
+  switch (cpu_isa()) {
+    case isa_avx512: return zero_sweep_avx512<L, GeneTheta, Grad>(a);
+    case isa_avx2: return zero_sweep_avx2<L, GeneTheta, Grad>(a);
     default: break;
   }
 #endif

@@ -1,0 +1,71 @@
+#pragma once
+// Run-time choice of the vector instruction set for scvae's hottest non-GEMM CPU loops.
+//
+// A header-only library is compiled with its consumer's flags, usually the distribution's
+// default (x86-64: SSE2, 4 floats a vector, no FMA). The loops that dominate a training step
+// beside the GEMMs (the likelihood pass's x = 0 sweep, the sparse first layer) are therefore
+// also compiled for AVX2+FMA and AVX-512 through function target attributes, and the widest
+// variant the CPU runs is chosen once (docs/performance.md has the measured gains). On other
+// architectures or compilers, under nvcc, when the consumer already targets AVX-512, or with
+// SCVAE_NO_DISPATCH, only the plain variant exists.
+//
+// Pattern: an always-inline body template, called from one wrapper per instruction set (the
+// body and the always-inline helpers it calls are compiled at the wrapper's width), and a
+// dispatcher that switches on cpu_isa(). Variants differ only in rounding (FMA contraction);
+// a machine always takes the same one, so results stay reproducible run to run.
+#include <cstdlib>
+#include <string>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(__CUDACC__) && !defined(__AVX512F__) && !defined(SCVAE_NO_DISPATCH)
+#define SCVAE_ISA_DISPATCH 1
+#define SCVAE_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define SCVAE_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
+#else
+#define SCVAE_ISA_DISPATCH 0
+#endif
+
+namespace scvae {
+namespace detail {
+
+enum CpuIsa : int { isa_default = 0, isa_avx2 = 1, isa_avx512 = 2 };
+
+// The instruction set the dispatched loops use on this machine. SCVAE_ISA=default|avx2 in the
+// environment caps it (comparisons, debugging).
+inline int cpu_isa() {
+#if SCVAE_ISA_DISPATCH
+  static const int isa = [] {
+    __builtin_cpu_init();
+    int level = isa_default;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) level = isa_avx2;
+    if (level == isa_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
+      level = isa_avx512;
+    if (const char* cap = std::getenv("SCVAE_ISA")) {
+      const std::string c(cap);
+      if (c == "default") level = isa_default;
+      else if (c == "avx2" && level > isa_avx2) level = isa_avx2;
+    }
+    return level;
+  }();
+  return isa;
+#else
+  return isa_default;
+#endif
+}
+
+// Whether this CPU can run a variant (tests check every variant the machine supports).
+inline bool cpu_supports_isa(int isa) {
+#if SCVAE_ISA_DISPATCH
+  __builtin_cpu_init();
+  if (isa == isa_avx2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (isa == isa_avx512)
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+  return isa == isa_default;
+}
+
+}  // namespace detail
+}  // namespace scvae
