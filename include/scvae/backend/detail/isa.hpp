@@ -30,17 +30,24 @@ namespace detail {
 
 enum CpuIsa : int { isa_default = 0, isa_avx2 = 1, isa_avx512 = 2 };
 
-// The instruction set the dispatched loops use on this machine. SCVAE_ISA=default|avx2 in the
-// environment caps it (comparisons, debugging).
-inline int cpu_isa() {
+// Whether this CPU (and build) can run a variant (tests check every variant the machine runs).
+inline bool cpu_supports_isa(int isa) {
 #if SCVAE_ISA_DISPATCH
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (isa == isa_avx2) return avx2;
+  if (isa == isa_avx512)
+    return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+#endif
+  return isa == isa_default;
+}
+
+// The instruction set the dispatched loops use on this machine: the widest it supports, decided
+// once. SCVAE_ISA=default|avx2 in the environment caps it (comparisons, debugging).
+inline int cpu_isa() {
   static const int isa = [] {
-    __builtin_cpu_init();
-    int level = isa_default;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) level = isa_avx2;
-    if (level == isa_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
-      level = isa_avx512;
+    int level = cpu_supports_isa(isa_avx512) ? isa_avx512 : cpu_supports_isa(isa_avx2) ? isa_avx2 : isa_default;
     if (const char* cap = std::getenv("SCVAE_ISA")) {
       const std::string c(cap);
       if (c == "default") level = isa_default;
@@ -49,22 +56,6 @@ inline int cpu_isa() {
     return level;
   }();
   return isa;
-#else
-  return isa_default;
-#endif
-}
-
-// Whether this CPU can run a variant (tests check every variant the machine supports).
-inline bool cpu_supports_isa(int isa) {
-#if SCVAE_ISA_DISPATCH
-  __builtin_cpu_init();
-  if (isa == isa_avx2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (isa == isa_avx512)
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-  return isa == isa_default;
 }
 
 }  // namespace detail
