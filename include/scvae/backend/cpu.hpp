@@ -148,6 +148,24 @@ struct CpuBackend {
     return buf.data();
   }
 
+  // C = beta * C + sum_{u < n_parts} parts[u] (each [M x N], ld M), summed in part order.
+  // Called by every thread of an OpenMP region after its barrier: the columns are shared out.
+  template <class T>
+  static void sum_parts(T* const* parts, int n_parts, T beta, MatrixView<T> c) {
+    const Index M = c.rows, N = c.cols;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (Index j = 0; j < N; ++j) {
+      T* cj = &c(0, j);
+      for (Index i = 0; i < M; ++i) {
+        T acc = parts[0][i + j * M];
+        for (int u = 1; u < n_parts; ++u) acc += parts[u][i + j * M];
+        cj[i] = beta == T(0) ? acc : beta * cj[i] + acc;
+      }
+    }
+  }
+
   // C = alpha * op(A) * op(B) + beta * C (column-major, any ld).
   template <class T>
   static void gemm(bool trans_a, bool trans_b, T alpha, MatrixView<const T> a, MatrixView<const T> b, T beta,
@@ -199,15 +217,7 @@ struct CpuBackend {
       parts[t] = p;
       gemm_serial(trans_a, trans_b, alpha, a_inner(k0, k1 - k0), b_inner(k0, k1 - k0), T(0), MatrixView<T>(p, M, N));
 #pragma omp barrier
-#pragma omp for schedule(static)
-      for (Index j = 0; j < N; ++j) {
-        T* cj = &c(0, j);
-        for (Index i = 0; i < M; ++i) {
-          T acc = parts[0][i + j * M];
-          for (int u = 1; u < T_; ++u) acc += parts[u][i + j * M];
-          cj[i] = beta == T(0) ? acc : beta * cj[i] + acc;
-        }
-      }
+      sum_parts(parts, T_, beta, c);
     }
 #endif
   }
@@ -292,15 +302,7 @@ struct CpuBackend {
       parts[t] = p;
       accumulate(gene_split(gm, G, t, T_), gene_split(gm, G, t + 1, T_), p, M);
 #pragma omp barrier
-#pragma omp for schedule(static)
-      for (Index n = 0; n < N; ++n) {
-        T* cn = &c(0, n);
-        for (Index i = 0; i < M; ++i) {
-          T acc = parts[0][i + n * M];
-          for (int u = 1; u < T_; ++u) acc += parts[u][i + n * M];
-          cn[i] = beta == T(0) ? acc : beta * cn[i] + acc;
-        }
-      }
+      sum_parts(parts, T_, beta, c);
     }
 #endif
   }
