@@ -336,18 +336,10 @@ struct CudaBackend {
                                           VectorView<const T> cell_weight, VectorView<T> log_px,
                                           MatrixView<T> d_heads, VectorView<T> d_gene_log_theta) {
     const Index G = counts.rows, B = counts.cols;
-    scvae::detail::check_heads(spec, heads, gene_log_theta, G);
-    SCVAE_CHECK(heads.cols == B, "likelihood_forward_backward: heads and counts differ in cells");
-    SCVAE_CHECK(log_px.size == B, "likelihood_forward_backward: log_px must have one entry per cell");
+    scvae::detail::check_pass_args(spec, heads, gene_log_theta, counts, cell_weight, log_px, d_heads,
+                                   d_gene_log_theta);
     const bool grad = d_heads.data != nullptr;
     const bool gene = has_gene_dispersion(spec);
-    if (grad) {
-      SCVAE_CHECK(d_heads.rows == heads.rows && d_heads.cols == B && d_heads.ld >= d_heads.rows,
-                  "likelihood_forward_backward: d_heads must have the shape of heads");
-      SCVAE_CHECK(cell_weight.size == B, "likelihood_forward_backward: cell_weight must have one entry per cell");
-      if (gene && d_gene_log_theta.data != nullptr)
-        SCVAE_CHECK(d_gene_log_theta.size == G, "likelihood_forward_backward: d_gene_log_theta must have size genes");
-    }
     if (B <= 0 || G <= 0) return;
     auto& ctx = cuda::Context::get();
     check_device_csc(ctx, counts, "likelihood_forward_backward");

@@ -86,6 +86,25 @@ Index check_heads(const LikelihoodSpec& spec, MatrixView<const T> heads, VectorV
   return G;
 }
 
+// The shapes likelihood_forward_backward needs (shared by the CPU pass and the CUDA backend's);
+// throws on the first mismatch.
+template <class T>
+void check_pass_args(const LikelihoodSpec& spec, MatrixView<const T> heads, VectorView<const T> gene_log_theta,
+                     CscView<float> counts, VectorView<const T> cell_weight, VectorView<T> log_px,
+                     MatrixView<T> d_heads, VectorView<T> d_gene_log_theta) {
+  const Index G = counts.rows, B = counts.cols;
+  check_heads(spec, heads, gene_log_theta, G);
+  SCVAE_CHECK(heads.cols == B, "likelihood_forward_backward: heads and counts differ in cells");
+  SCVAE_CHECK(log_px.size == B, "likelihood_forward_backward: log_px must have one entry per cell");
+  if (d_heads.data != nullptr) {
+    SCVAE_CHECK(d_heads.rows == heads.rows && d_heads.cols == B && d_heads.ld >= d_heads.rows,
+                "likelihood_forward_backward: d_heads must have the shape of heads");
+    SCVAE_CHECK(cell_weight.size == B, "likelihood_forward_backward: cell_weight must have one entry per cell");
+    if (has_gene_dispersion(spec) && d_gene_log_theta.data != nullptr)
+      SCVAE_CHECK(d_gene_log_theta.size == G, "likelihood_forward_backward: d_gene_log_theta must have size genes");
+  }
+}
+
 // Per-thread scratch of the calling thread, grown once and reused (no allocation per call).
 template <class T>
 T* thread_scratch(std::size_t n) {
@@ -389,19 +408,9 @@ void likelihood_forward_backward(const LikelihoodSpec& spec,
                                  VectorView<T> log_px,                // [B] out
                                  MatrixView<T> d_heads,               // [P*G x B] out, or data == nullptr
                                  VectorView<T> d_gene_log_theta) {    // [G] +=, or data == nullptr
-  const Index G = counts.rows, B = counts.cols;
-  detail::check_heads(spec, heads, gene_log_theta, G);
-  SCVAE_CHECK(heads.cols == B, "likelihood_forward_backward: heads and counts differ in cells");
-  SCVAE_CHECK(log_px.size == B, "likelihood_forward_backward: log_px must have one entry per cell");
+  detail::check_pass_args(spec, heads, gene_log_theta, counts, cell_weight, log_px, d_heads, d_gene_log_theta);
   const bool grad = d_heads.data != nullptr;
   const bool gene = has_gene_dispersion(spec);
-  if (grad) {
-    SCVAE_CHECK(d_heads.rows == heads.rows && d_heads.cols == B && d_heads.ld >= d_heads.rows,
-                "likelihood_forward_backward: d_heads must have the shape of heads");
-    SCVAE_CHECK(cell_weight.size == B, "likelihood_forward_backward: cell_weight must have one entry per cell");
-    if (gene && d_gene_log_theta.data != nullptr)
-      SCVAE_CHECK(d_gene_log_theta.size == G, "likelihood_forward_backward: d_gene_log_theta must have size genes");
-  }
   switch (spec.kind) {
     case Likelihood::poisson:
       detail::likelihood_dispatch<Likelihood::poisson, T>(false, grad, heads, gene_log_theta, counts, cell_weight,
