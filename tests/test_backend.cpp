@@ -36,6 +36,16 @@ struct Padded {
   }
 };
 
+// max over elements of |got - ref| / bound: the error relative to the bound of the sum.
+double max_rel_to_bound(const Md& got, const Md& ref, const Md& bound) {
+  return ((got - ref).cwiseAbs().array() / (bound.array() + 1e-300)).maxCoeff();
+}
+// A dense [rows x cols] column-major buffer (ld = rows) as a double matrix.
+template <class T>
+Md as_dense(const std::vector<T>& v, Index rows, Index cols) {
+  return Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>>(v.data(), rows, cols).template cast<double>();
+}
+
 // max |C - ref| / (|A| |B| + |beta C0|), elementwise: the error relative to the bound of the sum.
 template <class T>
 double check_gemm(Index M, Index N, Index K, bool ta, bool tb, double beta, Rng& rng) {
@@ -47,11 +57,7 @@ double check_gemm(Index M, Index N, Index K, bool ta, bool tb, double beta, Rng&
   const T sentinel = c.buf[std::size_t(M)];  // first padding element of column 0
   B::gemm<T>(ta, tb, T(0.75), a.cview(), b.cview(), T(beta), c.view());
   REQUIRE(c.buf[std::size_t(M)] == sentinel);  // padding untouched
-  const Md got = c.dense();
-  double worst = 0;
-  for (Index j = 0; j < N; ++j)
-    for (Index i = 0; i < M; ++i) worst = std::max(worst, std::fabs(got(i, j) - ref(i, j)) / (bound(i, j) + 1e-300));
-  return worst;
+  return max_rel_to_bound(c.dense(), ref, bound);
 }
 
 struct Shape {
@@ -132,10 +138,7 @@ TEMPLATE_TEST_CASE("Sparse first layer: spmm and spmm_grad match dense products,
       const Md ref = 1.5 * W * X + beta * c.dense();
       const Md bound = 1.5 * W.cwiseAbs() * X + std::fabs(beta) * c.dense().cwiseAbs();
       B::spmm<T>(T(1.5), w.cview(), x, T(beta), c.view());
-      const Md got = c.dense();
-      double err = 0;
-      for (Index j = 0; j < N; ++j)
-        for (Index i = 0; i < M; ++i) err = std::max(err, std::fabs(got(i, j) - ref(i, j)) / (bound(i, j) + 1e-300));
+      const double err = max_rel_to_bound(c.dense(), ref, bound);
       CAPTURE(beta, err);
       CHECK(err < tol);
     }
@@ -145,10 +148,7 @@ TEMPLATE_TEST_CASE("Sparse first layer: spmm and spmm_grad match dense products,
     const Md ref = dW0 + 0.5 * dC * X.transpose();
     const Md bound = dW0.cwiseAbs() + 0.5 * dC.cwiseAbs() * X.transpose();
     B::spmm_grad<T>(T(0.5), dc.cview(), x, dw.view());
-    const Md got = dw.dense();
-    double err = 0;
-    for (Index j = 0; j < G; ++j)
-      for (Index i = 0; i < M; ++i) err = std::max(err, std::fabs(got(i, j) - ref(i, j)) / (bound(i, j) + 1e-300));
+    const double err = max_rel_to_bound(dw.dense(), ref, bound);
     CAPTURE(err);
     CHECK(err < tol);
     // The same accumulation from zero, to compare thread counts bit for bit.
@@ -199,13 +199,8 @@ TEMPLATE_TEST_CASE("Sparse kernels: every instruction-set variant the CPU runs m
     std::vector<T> y(std::size_t(M * N), T(0)), dw(std::size_t(M * G), T(0));
     detail::spmm_genes<T>(isa, gm, 0, G, w.buf.data(), w.ld, T(0.5), y.data(), M, M);
     detail::spmm_grad_genes<T>(isa, gm, 0, G, dc.buf.data(), dc.ld, T(0.5), dw.data(), M, M);
-    double ey = 0, ew = 0;
-    for (Index j = 0; j < N; ++j)
-      for (Index i = 0; i < M; ++i)
-        ey = std::max(ey, std::fabs(double(y[std::size_t(i + j * M)]) - refY(i, j)) / (boundY(i, j) + 1e-300));
-    for (Index j = 0; j < G; ++j)
-      for (Index i = 0; i < M; ++i)
-        ew = std::max(ew, std::fabs(double(dw[std::size_t(i + j * M)]) - refW(i, j)) / (boundW(i, j) + 1e-300));
+    const double ey = max_rel_to_bound(as_dense(y, M, N), refY, boundY);
+    const double ew = max_rel_to_bound(as_dense(dw, M, G), refW, boundW);
     CAPTURE(ey, ew);
     CHECK(ey < tol);
     CHECK(ew < tol);
