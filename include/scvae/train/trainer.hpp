@@ -82,26 +82,48 @@ inline std::vector<Index> all_rows(const CsrMatrix& m) {
   return r;
 }
 
-template <class Model>
-class Trainer {
+// Where a fit's minibatches come from: the host matrix, gathered into a CscBatch. The CUDA
+// trainer (train/cuda_trainer.cuh) supplies the matrix's device copy instead; the training loop
+// below is the same for both.
+struct HostBatches {
+  using Batch = CscBatch;
+  static constexpr const char* kName = "Trainer";   // in error messages
+  static constexpr bool kMixtureInit = true;        // Gmvae::init_mixture_from_data gathers host batches
+  const CsrMatrix& data;
+  Index rows() const { return data.n_rows; }
+  Index cols() const { return data.n_cols; }
+  void gather(Batch& b, const Index* rows, Index n, InputTransform tf) const { gather_batch(data, rows, n, tf, b); }
+  void end_epoch() const {}
+};
+
+// The training loop shared by Trainer and CudaTrainer, over a batch Source (HostBatches or
+// cuda::DeviceBatches): rows(), cols(), gather(batch, rows, n, transform), end_epoch().
+template <class Model, class Source>
+class TrainerCore {
  public:
   using B = typename Model::Backend;
   using T = typename Model::Scalar;
 
-  Trainer(Model& model, TrainOptions opt)
+  TrainerCore(Model& model, TrainOptions opt)
       : model_(model), opt_(std::move(opt)), adam_((opt_.validate(), model.arena().layout().param_size), opt_.adam) {}
 
   Adam<B, T>& optimizer() { return adam_; }
   const TrainOptions& options() const { return opt_; }
   int epochs_done() const { return epochs_done_; }
 
-  // Trains on data's train_rows, validating on validation_rows (may be empty).
-  TrainResult fit(const CsrMatrix& data, const std::vector<Index>& train_rows,
-                  const std::vector<Index>& validation_rows = {}) {
-    SCVAE_CHECK(!train_rows.empty(), "Trainer: no training cells");
-    SCVAE_CHECK(opt_.batch_size <= model_.max_batch(), "Trainer: batch_size exceeds the model's max_batch");
-    check_rows(data, train_rows, "training");
-    check_rows(data, validation_rows, "validation");
+ protected:
+  // Trains on train_rows, validating on validation_rows (may be empty). data: the host matrix
+  // (gene means, mixture re-initialisation); src: where the batches come from.
+  TrainResult fit_from(const CsrMatrix& data, const Source& src, const std::vector<Index>& train_rows,
+                       const std::vector<Index>& validation_rows) {
+    SCVAE_CHECK(!train_rows.empty(), std::string(Source::kName) + ": no training cells");
+    SCVAE_CHECK(opt_.batch_size <= model_.max_batch(),
+                std::string(Source::kName) + ": batch_size exceeds the model's max_batch");
+    if constexpr (!Source::kMixtureInit)
+      SCVAE_CHECK(opt_.mixture_init_epochs == 0,
+                  std::string(Source::kName) + ": mixture_init_epochs is not supported on the GPU yet");
+    check_rows(src, train_rows, "training");
+    check_rows(src, validation_rows, "validation");
     const Index bs = std::min<Index>(opt_.batch_size, static_cast<Index>(train_rows.size()));
     batch_.reserve(bs, max_batch_nnz(data, bs));
     if (opt_.init_mean_bias && epochs_done_ == 0) model_.init_mean_bias(gene_means(data, train_rows));
@@ -125,7 +147,7 @@ class Trainer {
           return res;
         }
         const Index start = b * bs, n = std::min<Index>(bs, static_cast<Index>(order.size()) - start);
-        gather_batch(data, order.data() + start, n, model_.config().input_transform, batch_);
+        src.gather(batch_, order.data() + start, n, model_.config().input_transform);
         model_.arena().zero_grads();
         const StepStats s = model_.forward_backward(batch_.input_view(), batch_.counts_view(), T(m.kl_weight), noise_rng);
         const double grad_norm = adam_.gradient_norm(model_.arena());  // non-finite iff a gradient is
@@ -143,17 +165,19 @@ class Trainer {
           opt_.on_batch(p);
         }
       }
+      src.end_epoch();
       m.seconds = seconds_since(t0);
       m.train = mean_of(acc);
       if (!B::template all_finite<T>(VectorView<const T>(model_.arena().all_params())))
         diverged(m.epoch, n_batches - 1, acc);
       if (!validation_rows.empty()) {
-        m.validation = evaluate(data, validation_rows, opt_.seed + 7919 * static_cast<std::uint64_t>(m.epoch));
+        m.validation = evaluate_from(src, validation_rows, opt_.seed + 7919 * static_cast<std::uint64_t>(m.epoch));
         m.has_validation = true;
       }
       ++epochs_done_;
       res.history.push_back(m);
-      if (opt_.mixture_init_epochs > 0 && epochs_done_ == opt_.mixture_init_epochs) reinit_mixture(data, train_rows);
+      if constexpr (Source::kMixtureInit)
+        if (opt_.mixture_init_epochs > 0 && epochs_done_ == opt_.mixture_init_epochs) reinit_mixture(data, train_rows);
       const double score = m.has_validation ? m.validation.elbo : m.train.elbo;
       const bool best = score > res.best_validation_elbo;
       if (best) {
@@ -179,15 +203,15 @@ class Trainer {
 
   // Mean ELBO, log-likelihood and KL per cell over `rows`, in evaluation mode, one draw of z per
   // cell from a generator seeded with `seed` (so repeated evaluations agree).
-  SplitMetrics evaluate(const CsrMatrix& data, const std::vector<Index>& rows, std::uint64_t seed) {
-    check_rows(data, rows, "evaluation");
+  SplitMetrics evaluate_from(const Source& src, const std::vector<Index>& rows, std::uint64_t seed) {
+    check_rows(src, rows, "evaluation");
     const Index bs = model_.max_batch();
-    CscBatch batch;
+    typename Source::Batch batch;
     Rng rng(seed);
     StepStats acc;
     for (std::size_t start = 0; start < rows.size(); start += static_cast<std::size_t>(bs)) {
       const Index n = std::min<Index>(bs, static_cast<Index>(rows.size() - start));
-      gather_batch(data, rows.data() + start, n, model_.config().input_transform, batch);
+      src.gather(batch, rows.data() + start, n, model_.config().input_transform);
       acc += model_.evaluate(batch.input_view(), batch.counts_view(), rng);
     }
     return mean_of(acc);
@@ -222,12 +246,12 @@ class Trainer {
   static double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  void check_rows(const CsrMatrix& data, const std::vector<Index>& rows, const char* what) const {
-    SCVAE_CHECK(data.n_cols == model_.config().genes,
-                std::string("Trainer: data has ") + std::to_string(data.n_cols) + " genes, the model " +
+  void check_rows(const Source& src, const std::vector<Index>& rows, const char* what) const {
+    SCVAE_CHECK(src.cols() == model_.config().genes,
+                std::string(Source::kName) + ": data has " + std::to_string(src.cols()) + " genes, the model " +
                     std::to_string(model_.config().genes));
     for (Index r : rows)
-      SCVAE_CHECK(r >= 0 && r < data.n_rows, std::string("Trainer: ") + what + " row index out of range");
+      SCVAE_CHECK(r >= 0 && r < src.rows(), std::string(Source::kName) + ": " + what + " row index out of range");
   }
   static std::vector<double> gene_means(const CsrMatrix& data, const std::vector<Index>& rows) {
     std::vector<double> mean(static_cast<std::size_t>(data.n_cols), 0.0);
@@ -248,8 +272,26 @@ class Trainer {
   Model& model_;
   TrainOptions opt_;
   Adam<B, T> adam_;
-  CscBatch batch_;
+  typename Source::Batch batch_;
   int epochs_done_ = 0;
+};
+
+// Trains a model on the host matrix (any backend whose views accept host batches: the CPU).
+template <class Model>
+class Trainer : public TrainerCore<Model, HostBatches> {
+ public:
+  using TrainerCore<Model, HostBatches>::TrainerCore;
+
+  // Trains on data's train_rows, validating on validation_rows (may be empty).
+  TrainResult fit(const CsrMatrix& data, const std::vector<Index>& train_rows,
+                  const std::vector<Index>& validation_rows = {}) {
+    return this->fit_from(data, HostBatches{data}, train_rows, validation_rows);
+  }
+  // Mean ELBO, log-likelihood and KL per cell over `rows`, in evaluation mode, one draw of z per
+  // cell from a generator seeded with `seed` (so repeated evaluations agree).
+  SplitMetrics evaluate(const CsrMatrix& data, const std::vector<Index>& rows, std::uint64_t seed) {
+    return this->evaluate_from(HostBatches{data}, rows, seed);
+  }
 };
 
 }  // namespace scvae
