@@ -150,4 +150,16 @@ struct Csc {
   scvae::CscView<float> d() const { return {dptr.data(), didx.data(), dval.data(), rows, cols}; }
 };
 
+// The six likelihood variants the parity tests run.
+struct Spec {
+  scvae::LikelihoodSpec spec;
+  const char* name;
+};
+inline const Spec kSpecs[] = {{{scvae::Likelihood::poisson, scvae::Dispersion::gene_cell}, "poisson"},
+                              {{scvae::Likelihood::nb, scvae::Dispersion::gene_cell}, "nb gene-cell"},
+                              {{scvae::Likelihood::nb, scvae::Dispersion::gene}, "nb gene"},
+                              {{scvae::Likelihood::zip, scvae::Dispersion::gene_cell}, "zip"},
+                              {{scvae::Likelihood::zinb, scvae::Dispersion::gene_cell}, "zinb gene-cell"},
+                              {{scvae::Likelihood::zinb, scvae::Dispersion::gene}, "zinb gene"}};
+
 }  // namespace cuda_test

@@ -17,16 +17,6 @@ using C = CpuBackend;
 using G = CudaBackend;
 
 namespace {
-struct Spec {
-  LikelihoodSpec spec;
-  const char* name;
-};
-const Spec kSpecs[] = {{{Likelihood::poisson, Dispersion::gene_cell}, "poisson"},
-                       {{Likelihood::nb, Dispersion::gene_cell}, "nb gene-cell"},
-                       {{Likelihood::nb, Dispersion::gene}, "nb gene"},
-                       {{Likelihood::zip, Dispersion::gene_cell}, "zip"},
-                       {{Likelihood::zinb, Dispersion::gene_cell}, "zinb gene-cell"},
-                       {{Likelihood::zinb, Dispersion::gene}, "zinb gene"}};
 
 template <class T>
 Mat<T> make_heads(const LikelihoodSpec& spec, Index Gn, Index B, Rng& rng) {
