@@ -26,6 +26,7 @@ extern "C" void openblas_set_num_threads(int) __attribute__((weak));  // OpenBLA
 #include "../core/view.hpp"
 #include "../distributions/likelihood.hpp"
 #include "../inference/gaussian.hpp"
+#include "../inference/mixture.hpp"
 
 namespace scvae {
 
@@ -736,37 +737,16 @@ struct CpuBackend {
       }
     }
   }
-  // The exact sum over components. Per cell j, with F_k = log p(x|z_k) - beta KLz_k:
-  //   ELBO_j(beta) = sum_k q_k F_k - beta sum_k q_k (log q_k - log pi_k)
-  // Outputs per cell (beta = 1 for the reported terms): ll = sum_k q_k log p(x|z_k),
-  // kl = sum_k q_k KLz_k + KL(q(y|x) || p(y)); d_logits = scale * d ELBO / d logits (overwritten);
-  // d_prior_logits += scale * d ELBO / d prior logits (skipped if empty). scale = -1/N for the loss.
+  // The exact sum over components (inference/mixture.hpp, shared with the CUDA kernel): ll, kl
+  // and d_logits (overwritten) per cell; d_prior_logits += scale * d ELBO / d prior logits
+  // (skipped if empty). scale = -1/N for the loss.
   template <class T>
   static void mixture_combine(VectorView<T> ll, VectorView<T> kl, MatrixView<T> d_logits, VectorView<T> d_prior_logits,
                               MatrixView<const T> q, MatrixView<const T> log_q, VectorView<const T> log_px,
                               VectorView<const T> klz, VectorView<const T> log_prior, T beta, T scale) {
     const Index K = q.rows, N = q.cols;
     for (Index j = 0; j < N; ++j) {
-      T l = 0, kz = 0, ky = 0, mean_g = 0;
-      for (Index k = 0; k < K; ++k) {
-        const T qk = q(k, j);
-        const Index c = k * N + j;
-        l += qk * log_px[c];
-        kz += qk * klz[c];
-        if (qk > T(0)) ky += qk * (log_q(k, j) - log_prior[k]);
-      }
-      for (Index k = 0; k < K; ++k) {
-        const Index c = k * N + j;
-        mean_g += q(k, j) * (log_px[c] - beta * klz[c] - beta * (log_q(k, j) - log_prior[k]));
-      }
-      ll[j] = l;
-      kl[j] = kz + ky;
-      if (d_logits.data)
-        for (Index k = 0; k < K; ++k) {
-          const Index c = k * N + j;
-          const T g = log_px[c] - beta * klz[c] - beta * (log_q(k, j) - log_prior[k]);
-          d_logits(k, j) = scale * q(k, j) * (g - mean_g);
-        }
+      mixture::combine_column(j, q, log_q, log_px.data, klz.data, log_prior.data, beta, scale, ll[j], kl[j], d_logits);
       if (d_prior_logits.data)
         for (Index k = 0; k < K; ++k) d_prior_logits[k] += scale * beta * (q(k, j) - std::exp(log_prior[k]));
     }

@@ -6,6 +6,7 @@
 // in order. No atomics anywhere: deterministic, and the same summation order as the CPU.
 // Scalar formulas come from inference/gaussian.hpp (SCVAE_INLINE, shared with the CPU).
 #include "../../inference/gaussian.hpp"
+#include "../../inference/mixture.hpp"
 #include "common.cuh"
 
 namespace scvae {
@@ -171,34 +172,14 @@ __global__ void mixture_latent_backward_kernel(MatrixView<T> d_head, MatrixView<
   }
 }
 
-// Per column j: ll, kl and d_logits (see CpuBackend::mixture_combine).
+// Per column j: ll, kl and d_logits (inference/mixture.hpp, the same source as the CPU's).
 template <class T>
 __global__ void mixture_combine_kernel(T* ll, T* kl, MatrixView<T> d_logits, MatrixView<const T> q, MatrixView<const T> log_q,
                                        const T* log_px, const T* klz, const T* log_prior, T beta, T scale) {
-  const Index K = q.rows, N = q.cols;
-  for (Index j = grid_id<T>(); j < N; j += grid_stride()) {
-    T l = 0, kz = 0, ky = 0, mean_g = 0;
-    for (Index k = 0; k < K; ++k) {
-      const T qk = q(k, j);
-      const Index c = k * N + j;
-      l += qk * log_px[c];
-      kz += qk * klz[c];
-      if (qk > T(0)) ky += qk * (log_q(k, j) - log_prior[k]);
-    }
-    for (Index k = 0; k < K; ++k) {
-      const Index c = k * N + j;
-      mean_g += q(k, j) * (log_px[c] - beta * klz[c] - beta * (log_q(k, j) - log_prior[k]));
-    }
-    ll[j] = l;
-    kl[j] = kz + ky;
-    if (d_logits.data)
-      for (Index k = 0; k < K; ++k) {
-        const Index c = k * N + j;
-        const T g = log_px[c] - beta * klz[c] - beta * (log_q(k, j) - log_prior[k]);
-        d_logits(k, j) = scale * q(k, j) * (g - mean_g);
-      }
-  }
+  for (Index j = grid_id<T>(); j < q.cols; j += grid_stride())
+    mixture::combine_column(j, q, log_q, log_px, klz, log_prior, beta, scale, ll[j], kl[j], d_logits);
 }
+
 // d_prior_logits[k] += sum_j scale * beta * (q(k, j) - exp(log_prior[k])), j in order.
 template <class T>
 __global__ void mixture_prior_grad_kernel(T* d_prior_logits, MatrixView<const T> q, const T* log_prior, T beta, T scale) {
