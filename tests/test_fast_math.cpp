@@ -4,12 +4,15 @@
 // the scalar reference pass.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <limits>
 #include <random>
 #include <vector>
 
+#include <scvae/distributions/detail/nonzero_fast.hpp>
+#include <scvae/distributions/detail/nonzero_sweep.hpp>
 #include <scvae/distributions/detail/zero_fast.hpp>
 #include <scvae/distributions/detail/zero_sweep.hpp>
 #include <scvae/distributions/likelihood.hpp>
@@ -39,6 +42,51 @@ std::vector<float> log_points(double lo, double hi, int n = 200000) {
   std::vector<float> p;
   for (int i = 0; i <= n; ++i) p.push_back(float(lo * std::pow(hi / lo, double(i) / n)));
   return p;
+}
+
+// Counts as 10x data has them (mostly 1 to 10, a tail to 1e5), plus the table's edge, integers
+// beyond it, non-integers, and values the fast element leaves to the reference.
+std::vector<float> nonzero_counts(int n, std::mt19937& rng) {
+  std::vector<float> x;
+  std::uniform_real_distribution<double> u(0, 1);
+  const float fixed[] = {1,    2,    3,     8,     9,      10,   11,   254,  255, 256, 257, 1000, 1e5f, 1e6f, 1e8f,
+                         10.5f, 37.25f, 300.5f, 2.5f, 0.25f, 2e8f};  // the last three are rare (left to the reference)
+  for (float f : fixed) x.push_back(f);
+  while (int(x.size()) < n) {
+    const double v = u(rng);
+    if (v < 0.7) x.push_back(float(1 + int(10 * u(rng))));
+    else if (v < 0.95) x.push_back(float(1 + int(std::exp(u(rng) * std::log(1e5)))));
+    else x.push_back(float(10 + 1000 * u(rng)));
+  }
+  return x;
+}
+
+// Error of one x > 0 element against the double reference, relative to its scale: log p
+// relative to the largest term it sums (theta softplus(u), x softplus(-u), lgamma_diff, log x!,
+// x |log mu|, mu, softplus(w)), which bounds the rounding of any float evaluation; gradients
+// relative to the largest of x and the element's gradient components (their terms are O(x)).
+struct NonzeroErr {
+  double lp, d;
+};
+template <Likelihood L>
+NonzeroErr nonzero_error(float x, float a, float c, float w, float lp, float dmu, float dth, float dpi) {
+  double dm = 0, dt = 0, dp = 0;
+  const double ref = detail::element_log_prob_grad<L, false, double>(x, a, c, w, dm, dt, dp);
+  const double ac = std::clamp(double(a), -kLogClip, kLogClip), cc = std::clamp(double(c), -kLogClip, kLogClip);
+  double lp_scale = std::max(std::fabs(ref), std::lgamma(double(x) + 1));
+  if (has_dispersion(L)) {
+    const double theta = std::exp(cc), u = ac - cc;
+    lp_scale = std::max({lp_scale, theta * math::softplus(u), double(x) * math::softplus(-u),
+                         std::fabs(math::lgamma_diff(double(x), theta))});
+  } else {
+    lp_scale = std::max({lp_scale, double(x) * std::fabs(ac), std::exp(ac)});
+  }
+  if (has_zero_inflation(L)) lp_scale = std::max(lp_scale, math::softplus(double(w)));
+  const double d_scale = std::max({std::fabs(dm), std::fabs(dt), std::fabs(dp), double(x)});
+  double e = std::fabs(dmu - dm);
+  if (has_dispersion(L)) e = std::max(e, std::fabs(dth - dt));
+  if (has_zero_inflation(L)) e = std::max(e, std::fabs(dpi - dp));
+  return {std::fabs(lp - ref) / lp_scale, e / d_scale};
 }
 
 }  // namespace
@@ -112,6 +160,76 @@ TEST_CASE("fast_softplus: relative error <= 1e-6", "[fast_math]") {
   CHECK(worst <= 1e-6);
 }
 
+TEST_CASE("nonzero_fast: the x > 0 terms match the double reference elements", "[fast_math][likelihood]") {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> n(0.0f, 3.0f);  // clipping, both signs of u, pi ~0 to ~1
+  const std::vector<float> xs = nonzero_counts(200000, rng);
+  const float* table = detail::log_factorial_table();
+  auto check = [&](auto lik) {
+    constexpr Likelihood L = decltype(lik)::value;
+    double worst_lp = 0, worst_d = 0, ref_lp = 0, ref_d = 0;  // ref_*: the scalar float reference
+    int rare = 0;
+    for (float x : xs) {
+      const float a = n(rng), c = n(rng), w = n(rng);
+      const auto e = detail::nonzero_fast<L>(x, a, c, w, table);
+      const bool expect_rare = x > 1e8f || (x < 10 && x != std::floor(x));
+      REQUIRE(e.rare == expect_rare);
+      if (e.rare) {
+        ++rare;
+        continue;
+      }
+      const NonzeroErr fe = nonzero_error<L>(x, a, c, w, e.lp, e.d_mu, e.d_theta, e.d_pi);
+      worst_lp = std::max(worst_lp, fe.lp);
+      worst_d = std::max(worst_d, fe.d);
+      float dm = 0, dt = 0, dp = 0;
+      const float lpf = detail::element_log_prob_grad<L, false, float>(x, a, c, w, dm, dt, dp);
+      const NonzeroErr re = nonzero_error<L>(x, a, c, w, lpf, dm, dt, dp);
+      ref_lp = std::max(ref_lp, re.lp);
+      ref_d = std::max(ref_d, re.d);
+    }
+    WARN(to_string(L) << " x > 0: log p " << worst_lp << " (scalar float reference " << ref_lp << "), gradients "
+                      << worst_d << " (scalar float reference " << ref_d << "), " << rare << " rare");
+    CHECK(rare == 3);
+    CHECK(worst_lp <= 3e-6);
+    CHECK(worst_d <= 3e-6);
+  };
+  check(std::integral_constant<Likelihood, Likelihood::poisson>{});
+  check(std::integral_constant<Likelihood, Likelihood::nb>{});
+  check(std::integral_constant<Likelihood, Likelihood::zip>{});
+  check(std::integral_constant<Likelihood, Likelihood::zinb>{});
+}
+
+TEST_CASE("nonzero_fast: edge cases of the gamma-function terms", "[fast_math][likelihood]") {
+  const float* table = detail::log_factorial_table();
+  // the table against double lgamma, correctly rounded to float
+  for (int k = 0; k < detail::kLogFactorialTable; ++k) CHECK(table[k] == float(std::lgamma(k + 1.0)));
+  // theta at both ends of the clamp (exp(-15), exp(15)), around the shift's boundary 10, and x
+  // from 1 to 1e8: lgamma_diff and theta (psi(x + theta) - psi(theta)) - x against double,
+  // relative to |value| + x (x log t is a term of the first; the second's O(x) parts cancel).
+  double worst_lgd = 0, worst_tdd = 0;
+  for (double theta : {3.059e-7, 1e-3, 0.5, 1.0, 9.999, 10.0, 10.001, 37.5, 1e3, 3.269e6})
+    for (double x : {1.0, 2.0, 7.0, 8.0, 9.0, 10.0, 100.0, 12345.0, 1e6, 1e8}) {
+      float lgd, tdd;
+      detail::gamma_terms_fast(float(x), float(theta), lgd, tdd);
+      const double t = double(float(theta)), xx = double(float(x));
+      const double lgd_ref = math::lgamma_diff(xx, t), tdd_ref = math::theta_digamma_diff_m_x(xx, t);
+      INFO("x " << x << " theta " << theta << ": lgamma_diff " << lgd << " vs " << lgd_ref << ", tdd " << tdd
+                << " vs " << tdd_ref);
+      const double el = std::fabs(lgd - lgd_ref) / (std::fabs(lgd_ref) + xx);
+      const double et = std::fabs(tdd - tdd_ref) / (std::fabs(tdd_ref) + xx);
+      CHECK(el <= 2e-6);
+      CHECK(et <= 2e-6);
+      worst_lgd = std::max(worst_lgd, el);
+      worst_tdd = std::max(worst_tdd, et);
+    }
+  WARN("gamma terms: worst lgamma_diff error " << worst_lgd << ", theta digamma difference " << worst_tdd);
+  // NaN heads stay NaN (a diverging model is still detected)
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  CHECK(std::isnan(detail::nonzero_fast<Likelihood::nb>(3.0f, nan, 0.0f, 0.0f, table).lp));
+  CHECK(std::isnan(detail::nonzero_fast<Likelihood::zinb>(3.0f, 0.0f, nan, 0.0f, table).d_theta));
+  CHECK(std::isnan(detail::nonzero_fast<Likelihood::zip>(3.0f, 0.0f, 0.0f, nan, table).lp));
+}
+
 TEST_CASE("zero_fast: the x = 0 terms match the double reference elements", "[fast_math][likelihood]") {
   // heads ~ N(0, 3): clipping, both signs of u = a - c, pi from ~0 to ~1
   std::mt19937 rng(3);
@@ -133,7 +251,7 @@ TEST_CASE("zero_fast: the x = 0 terms match the double reference elements", "[fa
       worst_d = std::max({worst_d, std::fabs(z.d_mu - dm) / scale, std::fabs(z.d_theta - dt) / scale,
                           std::fabs(z.d_pi - dp) / scale});
     }
-    INFO(to_string(L) << ": log p " << worst_lp << " (scalar float reference " << ref_lp << "), gradients "
+    WARN(to_string(L) << " x = 0: log p " << worst_lp << " (scalar float reference " << ref_lp << "), gradients "
                       << worst_d);
     // Composed formulas (several float roundings after the <= 4e-7 functions): a few 1e-7, as the
     // scalar float reference elements.
@@ -158,7 +276,10 @@ TEST_CASE("The vectorised float pass agrees with the double reference pass", "[f
     for (Index g = 0; g < G; ++g)
       if (u(rng) < 0.1) {
         idx.push_back(std::int32_t(g));
-        val.push_back(float(1 + int(20 * u(rng) * u(rng))));
+        // mostly small counts; also stored zeros (sweep 1's value stands), large counts, and
+        // non-integer ones below 10 (left to the reference by sweep 2)
+        const double v = u(rng);
+        val.push_back(v < 0.03 ? 0.0f : v < 0.06 ? 2.5f : v < 0.09 ? float(int(1e4 * u(rng))) : float(1 + int(20 * u(rng) * u(rng))));
       }
     ptr.push_back(std::int64_t(idx.size()));
   }
@@ -259,4 +380,54 @@ TEST_CASE("Every instruction-set variant of the x = 0 sweep matches the double r
   check(ZIP{}, std::false_type{});
   check(ZINB{}, std::false_type{});
   check(ZINB{}, std::true_type{});
+}
+
+TEST_CASE("Every instruction-set variant of the x > 0 sweep matches the double reference", "[fast_math][likelihood]") {
+  std::vector<int> isas{0};
+#if SCVAE_ISA_DISPATCH
+  for (int isa : {1, 2})
+    if (detail::cpu_supports_isa(isa)) isas.push_back(isa);
+    else WARN("CPU lacks ISA level " << isa << ": that variant of the x > 0 sweep is not checked here");
+#endif
+  std::mt19937 rng(17);
+  const std::vector<float> x = nonzero_counts(100003, rng);  // odd: vector remainders
+  const Index n = Index(x.size());
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  std::vector<float> a(n), c(n), w(n);
+  for (Index k = 0; k < n; ++k) a[k] = nd(rng), c[k] = nd(rng), w[k] = nd(rng);
+  auto check = [&](auto lik) {
+    constexpr Likelihood L = decltype(lik)::value;
+    std::vector<float> lp(n), dmu(n), dth(n), dpi(n);
+    std::vector<unsigned char> rare(n);
+    const detail::NonzeroSweepArgs args{x.data(),  a.data(),   c.data(),   w.data(),   n,          detail::log_factorial_table(),
+                                        lp.data(), dmu.data(), dth.data(), dpi.data(), rare.data()};
+    for (int isa : isas) {
+      int any = -1;
+      if (isa == 0) any = detail::nonzero_sweep_default<L, true>(args);
+#if SCVAE_ISA_DISPATCH
+      if (isa == 1) any = detail::nonzero_sweep_avx2<L, true>(args);
+      if (isa == 2) any = detail::nonzero_sweep_avx512<L, true>(args);
+#endif
+      CHECK(any == 1);  // 2.5, 0.25 and 2e8 are in the list
+      double worst_lp = 0, worst_d = 0;
+      int n_rare = 0;
+      for (Index k = 0; k < n; ++k) {
+        if (rare[k]) {
+          ++n_rare;
+          continue;
+        }
+        const NonzeroErr e = nonzero_error<L>(x[k], a[k], c[k], w[k], lp[k], dmu[k], dth[k], dpi[k]);
+        worst_lp = std::max(worst_lp, e.lp);
+        worst_d = std::max(worst_d, e.d);
+      }
+      WARN(to_string(L) << " x > 0 sweep, ISA level " << isa << ": log p " << worst_lp << ", gradients " << worst_d << ", "
+                        << n_rare << " rare");
+      CHECK(worst_lp <= 3e-6);
+      CHECK(worst_d <= 3e-6);
+    }
+  };
+  check(std::integral_constant<Likelihood, Likelihood::poisson>{});
+  check(std::integral_constant<Likelihood, Likelihood::nb>{});
+  check(std::integral_constant<Likelihood, Likelihood::zip>{});
+  check(std::integral_constant<Likelihood, Likelihood::zinb>{});
 }

@@ -19,6 +19,7 @@
 #include "../core/error.hpp"
 #include "../core/view.hpp"
 #include "detail/element.hpp"
+#include "detail/nonzero_sweep.hpp"
 #include "detail/zero_fast.hpp"
 #include "detail/zero_sweep.hpp"
 #include "likelihood_spec.hpp"
@@ -122,14 +123,32 @@ float* pass_scratch(std::size_t n) {
   return buf.data();
 }
 
+// Per-thread [G] arrays of sweep 2 (a cell has at most G stored counts).
+struct NonzeroScratch {
+  Index* gene;
+  float *x, *a_mu, *a_theta, *a_pi, *lp, *d_mu, *d_theta, *d_pi;
+  unsigned char* rare;
+};
+inline NonzeroScratch nonzero_scratch(Index G) {
+  const std::size_t n = static_cast<std::size_t>(G);
+  thread_local std::vector<float> f;
+  thread_local std::vector<Index> gene;
+  thread_local std::vector<unsigned char> rare;
+  if (f.size() < 8 * n) f.resize(8 * n);
+  if (gene.size() < n) gene.resize(n), rare.resize(n);
+  float* p = f.data();
+  return {gene.data(), p, p + n, p + 2 * n, p + 3 * n, p + 4 * n, p + 5 * n, p + 6 * n, p + 7 * n, rare.data()};
+}
+
 // The float pass, three sweeps per cell:
 //  1. every gene as if x = 0, branch-free and vectorised (detail/zero_fast.hpp): log p into a
 //     [G] buffer, gradients into d_heads;
-//  2. the stored counts (~7% of genes) with the reference element functions, overwriting their
-//     genes' log p and gradients;
+//  2. the stored counts (~7% of genes), gathered and vectorised the same way
+//     (detail/nonzero_sweep.hpp), overwriting their genes' log p and gradients;
 //  3. log_px = sum of the [G] buffer (in double), and the per-gene dispersion gradient.
 // A cell whose x = 0 terms need the zero-inflated log-space branch (rare: pi and P(0) both
-// below ~1e-30) has sweep 1 redone with the reference functions.
+// below ~1e-30) has sweep 1 redone with the reference functions; stored counts the fast
+// element does not cover (non-integer x < 10, x > 1e8) are redone one by one.
 template <Likelihood L, bool GeneTheta, bool Grad>
 void likelihood_pass_fast(MatrixView<const float> heads, VectorView<const float> gene_log_theta,
                           CscView<float> counts, VectorView<const float> cell_weight, VectorView<float> log_px,
@@ -148,6 +167,7 @@ void likelihood_pass_fast(MatrixView<const float> heads, VectorView<const float>
 #endif
   T* scratch = gene_grad ? thread_scratch<T>(static_cast<std::size_t>(max_threads) * G) : nullptr;
   int bad_column = -1;
+  const float* log_fact = log_factorial_table();
 
 #ifdef _OPENMP
 #pragma omp parallel if (B > 1)
@@ -165,6 +185,7 @@ void likelihood_pass_fast(MatrixView<const float> heads, VectorView<const float>
     // Per-gene dispersion gradient of this cell (written unconditionally: a conditional store
     // would stop the vectorisation).
     float* dth_buf = (Grad && GeneTheta) ? pass_scratch<1>(static_cast<std::size_t>(G)) : nullptr;
+    const NonzeroScratch nz = nonzero_scratch(G);
 
 #ifdef _OPENMP
 #pragma omp for schedule(static)
@@ -207,20 +228,49 @@ void likelihood_pass_fast(MatrixView<const float> heads, VectorView<const float>
       if (rare)
         for (Index g = 0; g < G; ++g) element(std::true_type{}, g, T(0));
 
-      // 2. the stored counts
-      Index g_min = 0;
-      for (std::int64_t k = counts.ptr[b]; k < counts.ptr[b + 1]; ++k) {
-        const Index g = counts.idx[k];
-        const float x = counts.val[k];
-        if (g < g_min || g >= G || !(x >= 0.0f)) {
+      // 2. the stored counts: validated and gathered, one vectorised sweep, scattered back over
+      // sweep 1's values (stored zeros keep them); rare elements through the reference.
+      Index m = 0;
+      {
+        Index g_min = 0;
+        for (std::int64_t k = counts.ptr[b]; k < counts.ptr[b + 1]; ++k) {
+          const Index g = counts.idx[k];
+          const float x = counts.val[k];
+          if (g < g_min || g >= G || !(x >= 0.0f)) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
-          bad_column = static_cast<int>(b);
-          break;
+            bad_column = static_cast<int>(b);
+            m = 0;
+            break;
+          }
+          g_min = g + 1;
+          if (x == 0.0f) continue;
+          nz.gene[m] = g;
+          nz.x[m] = x;
+          nz.a_mu[m] = h_mu[g];
+          if constexpr (kTheta) nz.a_theta[m] = h_theta[g];
+          if constexpr (kPi) nz.a_pi[m] = h_pi[g];
+          ++m;
         }
-        element(std::false_type{}, g, static_cast<T>(x));
-        g_min = g + 1;
+      }
+      if (m > 0) {
+        detail::NonzeroSweepArgs na{nz.x,  nz.a_mu, nz.a_theta, nz.a_pi, m,        log_fact,
+                                    nz.lp, nz.d_mu, nz.d_theta, nz.d_pi, nz.rare};
+        const int nz_rare = detail::nonzero_sweep<L, Grad>(na);
+        for (Index k = 0; k < m; ++k) {
+          const Index g = nz.gene[k];
+          lp_buf[g] = nz.lp[k];
+          if constexpr (Grad) {
+            d[g] = w * nz.d_mu[k];
+            if constexpr (kThetaHead) d[G + g] = w * nz.d_theta[k];
+            if constexpr (kPi) d[kPiHead * G + g] = w * nz.d_pi[k];
+            if constexpr (GeneTheta) dth_buf[g] = w * nz.d_theta[k];
+          }
+        }
+        if (nz_rare)
+          for (Index k = 0; k < m; ++k)
+            if (nz.rare[k]) element(std::false_type{}, nz.gene[k], nz.x[k]);
       }
 
       // 3. sums
@@ -265,7 +315,7 @@ void likelihood_pass(MatrixView<const T> heads, VectorView<const T> gene_log_the
                      VectorView<const T> cell_weight, VectorView<T> log_px, MatrixView<T> d_heads,
                      VectorView<T> d_gene_log_theta) {
 #ifndef SCVAE_SCALAR_HEADS
-  if constexpr (std::is_same<T, float>::value) {  // vectorised x = 0 sweep (float only)
+  if constexpr (std::is_same<T, float>::value) {  // vectorised sweeps (float only)
     likelihood_pass_fast<L, GeneTheta, Grad>(heads, gene_log_theta, counts, cell_weight, log_px, d_heads,
                                              d_gene_log_theta);
     return;

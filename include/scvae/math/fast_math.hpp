@@ -11,6 +11,8 @@
 //   fast_log      <= 2e-7 for x in [FLT_MIN, FLT_MAX]; -inf at 0, NaN below 0
 //   fast_log1p    <= 4e-7 for x > -1 (Goldberg's log(u) * x / (u - 1), u = 1 + x)
 //   fast_softplus <= 4e-7 for all x with softplus(x) >= FLT_MIN
+//   fast_log1pmx  <= 1e-6 for y > -1 (the series on [-1/2, 1]; outside, fast_log1p(y) - y loses
+//                 at most 2 bits, as math::log1pmx)
 // Denormal inputs to fast_log are treated as 0; NaN inputs give NaN.
 #include <cstdint>
 #include <cstring>
@@ -136,6 +138,26 @@ SCVAE_FAST_INLINE float fast_log1p(float x) {
 SCVAE_FAST_INLINE float fast_softplus(float x) {
   const float ax = as_float(as_int(x) & 0x7fffffff);
   return select(x > 0.0f, x, 0.0f) + fast_log1p(fast_exp(-ax));
+}
+
+// log1p(y) - y on [-1/2, 1] (math::log1pmx's series in float): with r = y / (2 + y), |r| <= 1/3,
+// log1p(y) - y = -y r + 2 (r^3/3 + r^5/5 + ...), 8 terms.
+SCVAE_FAST_INLINE float fast_log1pmx_series(float y) {
+  const float r = y / (2.0f + y);
+  const float r2 = r * r;
+  float p = 1.0f / 17;
+  p = p * r2 + 1.0f / 15;
+  p = p * r2 + 1.0f / 13;
+  p = p * r2 + 1.0f / 11;
+  p = p * r2 + 1.0f / 9;
+  p = p * r2 + 1.0f / 7;
+  p = p * r2 + 1.0f / 5;
+  p = p * r2 + 1.0f / 3;
+  return -y * r + 2.0f * r * r2 * p;
+}
+// log1p(y) - y for y > -1: the series on [-1/2, 1], the direct difference outside it.
+SCVAE_FAST_INLINE float fast_log1pmx(float y) {
+  return select((y >= -0.5f) & (y <= 1.0f), fast_log1pmx_series(y), fast_log1p(y) - y);
 }
 
 }  // namespace fast

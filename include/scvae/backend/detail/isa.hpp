@@ -3,7 +3,7 @@
 //
 // A header-only library is compiled with its consumer's flags, usually the distribution's
 // default (x86-64: SSE2, 4 floats a vector, no FMA). The loops that dominate a training step
-// beside the GEMMs (the likelihood pass's x = 0 sweep, the sparse first layer) are therefore
+// beside the GEMMs (the likelihood pass's two sweeps, the sparse first layer) are therefore
 // also compiled for AVX2+FMA and AVX-512 through function target attributes, and the widest
 // variant the CPU runs is chosen once (docs/performance.md has the measured gains). On other
 // architectures or compilers, under nvcc, when the consumer already targets AVX-512, or with

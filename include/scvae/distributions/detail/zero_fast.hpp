@@ -16,47 +16,53 @@
 namespace scvae {
 namespace detail {
 
-struct Zero0 {
+// One element's log p and head gradients from a fast (vectorisable) element function; rare =
+// outside what it covers: the caller recomputes it with the reference functions.
+struct ElementFast {
   float lp, d_mu, d_theta, d_pi;
   bool rare;
 };
 
-// NB at x = 0 from the pre-activations: lp, d/da_mu, d/da_theta.
-SCVAE_FAST_INLINE void nb_zero_fast(float a_mu, float a_theta, float& lp, float& d_a, float& d_c) {
+// The NB pieces shared by the x = 0 and x > 0 fast elements (detail/nonzero_fast.hpp), from
+// the pre-activations: clamped a, c; theta = exp(c); u = a - c; softplus(+-u), sigmoid(+-u) from
+// one exp(-|u|); f = softplus(u) - sigmoid(u) (for u <= 0 as -log1pmx(-sigmoid(u)), as
+// math::softplus_m_sigmoid); in_a / in_c = whether the clamp passes the gradient.
+struct NbFast {
+  float theta, sp_pos, sp_neg, sig_pos, sig_neg, f;
+  bool in_a, in_c;
+};
+SCVAE_FAST_INLINE NbFast nb_fast(float a_mu, float a_theta) {
   const float lo = float(-kLogClip), hi = float(kLogClip);
   using math::fast::select;
-  const bool in_a = !((a_mu < lo) | (a_mu > hi)), in_c = !((a_theta < lo) | (a_theta > hi));
+  NbFast n;
+  n.in_a = !((a_mu < lo) | (a_mu > hi));
+  n.in_c = !((a_theta < lo) | (a_theta > hi));
   const float a = select(a_mu < lo, lo, select(a_mu > hi, hi, a_mu));
   const float c = select(a_theta < lo, lo, select(a_theta > hi, hi, a_theta));
-  const float theta = math::fast::fast_exp(c);
+  n.theta = math::fast::fast_exp(c);
   const float u = a - c;
   const float e = math::fast::fast_exp(-math::fast::as_float(math::fast::as_int(u) & 0x7fffffff));
   const float l = math::fast::fast_log1p(e);
   const float r = 1.0f / (1.0f + e);
   const bool pos = u >= 0.0f;
   const float er = e * r;
-  const float sig = select(pos, r, er);
-  const float sp = select(pos, u, 0.0f) + l;
-  // softplus(u) - sigmoid(u): for u <= 0, -log1pmx(-sigmoid(u)) by its atanh series
-  // (y = -sigmoid(u) in [-1/2, 0], r^2 <= 1/9: 8 terms in float, as math::log1pmx).
-  const float y = -sig;
-  const float rr = y / (2.0f + y);
-  const float r2 = rr * rr;
-  float p = 1.0f / 17;
-  p = p * r2 + 1.0f / 15;
-  p = p * r2 + 1.0f / 13;
-  p = p * r2 + 1.0f / 11;
-  p = p * r2 + 1.0f / 9;
-  p = p * r2 + 1.0f / 7;
-  p = p * r2 + 1.0f / 5;
-  p = p * r2 + 1.0f / 3;
-  const float log1pmx = -y * rr + 2.0f * rr * r2 * p;
-  const float direct = sp - sig;
-  const float f = select(u <= 0.0f, -log1pmx, direct);
-  lp = -theta * sp;
-  const float ts = -theta * sig, tf = -theta * f;
-  d_a = select(in_a, ts, 0.0f);
-  d_c = select(in_c, tf, 0.0f);
+  n.sig_pos = select(pos, r, er);
+  n.sig_neg = select(pos, er, r);
+  n.sp_pos = select(pos, u, 0.0f) + l;
+  n.sp_neg = select(pos, 0.0f, -u) + l;
+  // -sigmoid(u) is in [-1/2, 0] where u <= 0: the series alone.
+  n.f = select(u <= 0.0f, -math::fast::fast_log1pmx_series(-n.sig_pos), n.sp_pos - n.sig_pos);
+  return n;
+}
+
+// NB at x = 0 from the pre-activations: lp, d/da_mu, d/da_theta.
+SCVAE_FAST_INLINE void nb_zero_fast(float a_mu, float a_theta, float& lp, float& d_a, float& d_c) {
+  using math::fast::select;
+  const NbFast n = nb_fast(a_mu, a_theta);
+  lp = -n.theta * n.sp_pos;
+  const float ts = -n.theta * n.sig_pos, tf = -n.theta * n.f;
+  d_a = select(n.in_a, ts, 0.0f);
+  d_c = select(n.in_c, tf, 0.0f);
 }
 
 // Zero inflation at x = 0 on top of the base log P(0) (lp0): returns log p(0); d_w = d/dw,
@@ -91,8 +97,8 @@ SCVAE_FAST_INLINE float zi_zero_fast(float w, float lp0, float& d_w, float& r, b
 }
 
 template <Likelihood L>
-SCVAE_FAST_INLINE Zero0 zero_fast(float a_mu, float a_theta, float a_pi) {
-  Zero0 z{0.0f, 0.0f, 0.0f, 0.0f, false};
+SCVAE_FAST_INLINE ElementFast zero_fast(float a_mu, float a_theta, float a_pi) {
+  ElementFast z{0.0f, 0.0f, 0.0f, 0.0f, false};
   if constexpr (L == Likelihood::poisson || L == Likelihood::zip) {
     const float lo = float(-kLogClip), hi = float(kLogClip);
     using math::fast::select;

@@ -50,7 +50,7 @@ SCVAE_FAST_INLINE int zero_sweep_body(const ZeroSweepArgs& a) {
 #pragma omp simd reduction(| : rare)
 #endif
   for (Index g = 0; g < G; ++g) {
-    const Zero0 z = zero_fast<L>(h_mu[g], kTheta ? h_theta[g] : 0.0f, kPi ? h_pi[g] : 0.0f);
+    const ElementFast z = zero_fast<L>(h_mu[g], kTheta ? h_theta[g] : 0.0f, kPi ? h_pi[g] : 0.0f);
     lp[g] = z.lp;
     if constexpr (Grad) {
       d_mu[g] = w * z.d_mu;
