@@ -103,6 +103,46 @@ TEST_CASE("Dense gradients: dense and sparse input", "[layers][grad]") {
   for (std::size_t i = 0; i < g.size(); ++i) CHECK(a.all_grads()[i] == Approx(g[i]).margin(1e-12));
 }
 
+TEST_CASE("Dense with the bias folded into the GEMMs equals the plain layer; gradients", "[layers][grad]") {
+  Rng rng(2);
+  const Index in = 6, out = 9, N = 5;
+  ArenaLayout L;
+  auto d = Dense::create(L, "d", in, out);
+  auto other = Dense::create(L, "other", 3, 2);  // a following slot must not be touched
+  Arena<B, double> a(L);
+  scvae_test::fill_normal(a.all_params().data, a.all_params().size, rng, 0.5);
+  std::vector<double> x(in * N), x1((in + 1) * N, 1.0), r(out * N), y(out * N), y1(out * N), dx(in * N), dx1(in * N);
+  scvae_test::fill_normal(x.data(), x.size(), rng);
+  scvae_test::fill_normal(r.data(), r.size(), rng);
+  for (Index j = 0; j < N; ++j)
+    for (Index i = 0; i < in; ++i) x1[i + j * (in + 1)] = x[i + j * in];  // last row stays 1
+  MatrixView<const double> X(x.data(), in, N), X1(x1.data(), in + 1, N), R(r.data(), out, N);
+  MatrixView<double> Y(y.data(), out, N), Y1(y1.data(), out, N);
+
+  d.forward(a, Y, X);
+  d.forward_folded(a, Y1, X1);
+  for (std::size_t i = 0; i < y.size(); ++i) CHECK(y1[i] == Approx(y[i]).margin(1e-12));
+
+  a.zero_grads();
+  d.backward(a, MatrixView<double>(dx.data(), in, N), R, X);
+  const std::vector<double> g(a.all_grads().data, a.all_grads().data + a.all_grads().size);
+  a.zero_grads();
+  d.backward_folded(a, MatrixView<double>(dx1.data(), in, N), R, X1);
+  for (std::size_t i = 0; i < g.size(); ++i) CHECK(a.all_grads()[i] == Approx(g[i]).margin(1e-12));
+  for (std::size_t i = 0; i < dx.size(); ++i) CHECK(dx1[i] == Approx(dx[i]).margin(1e-12));
+  for (Index i = 0; i < a.grad(other.w).size(); ++i) CHECK(a.grad(other.w).data[i] == 0.0);
+
+  // and against finite differences of sum(R .* y) w.r.t. W and b
+  auto f = [&] { d.forward_folded(a, Y1, X1); return dot(Y1, r); };
+  auto rp = finite_difference(a.all_params().data, a.all_params().size,
+                              std::vector<double>(a.all_grads().data, a.all_grads().data + a.all_grads().size), f);
+  report("dense (bias folded) params", rp);
+  CHECK(rp.rel_error < 1e-7);
+
+  // an input without the ones row is refused
+  CHECK_THROWS(d.forward_folded(a, Y1, X));
+}
+
 TEST_CASE("Activation gradients", "[layers][grad]") {
   Rng rng(2);
   for (auto act : {Activation::relu, Activation::softplus, Activation::identity}) {

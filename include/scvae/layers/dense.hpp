@@ -58,6 +58,33 @@ struct Dense {
     B::template spmm_grad<T>(T(1), dy, x, a.grad(w));
     B::template bias_grad<T>(dy, a.grad_vec(b));
   }
+
+  // The same layer with the bias folded into the GEMMs: x1 [in+1 x N] is the input with a last
+  // row of ones, and [W | b] is one [out x (in+1)] matrix because create() registers b right after
+  // W (the arena packs slots without padding). y = [W | b] x1 and d[W | b] += dy x1^T then need
+  // no separate bias pass over [out x N]; worth it for the 27,998-wide output layer, where
+  // add_bias and bias_grad each stream the whole output (docs/performance.md).
+  template <class B, class T>
+  void forward_folded(const Arena<B, T>& a, MatrixView<T> y /*[out x N]*/, MatrixView<const T> x1 /*[in+1 x N]*/) const {
+    SCVAE_CHECK(x1.rows == in + 1, "Dense::forward_folded: input needs in + 1 rows (last row of ones)");
+    B::template gemm<T>(false, false, T(1), folded(a.param(w), a.param(b)), x1, T(0), y);
+  }
+  // d[W | b] += dy x1^T, dx = W^T dy [in x N] (skipped when dx.data is null).
+  template <class B, class T>
+  void backward_folded(Arena<B, T>& a, MatrixView<T> dx /*[in x N]*/, MatrixView<const T> dy /*[out x N]*/,
+                       MatrixView<const T> x1 /*[in+1 x N]*/) const {
+    SCVAE_CHECK(x1.rows == in + 1, "Dense::backward_folded: input needs in + 1 rows (last row of ones)");
+    B::template gemm<T>(false, true, T(1), dy, x1, T(1), folded(a.grad(w), a.grad(b)));
+    if (dx.data) B::template gemm<T>(true, false, T(1), MatrixView<const T>(a.param(w)), dy, T(0), dx);
+  }
+
+ private:
+  // [W | b] as one [out x (in+1)] view; W [out x in] and b [out x 1] must be adjacent.
+  template <class T>
+  static MatrixView<T> folded(MatrixView<T> wv, MatrixView<T> bv) {
+    SCVAE_CHECK(bv.data == wv.data + wv.rows * wv.cols && wv.ld == wv.rows, "Dense: bias not stored after the weights");
+    return {wv.data, wv.rows, wv.cols + 1, wv.rows};
+  }
 };
 
 }  // namespace scvae

@@ -14,6 +14,7 @@ namespace scvae {
 template <class T>
 struct DecoderCache {
   MlpCache<T> mlp;
+  MatrixView<T> hidden1;   // [H+1 x Nmax] the MLP output with a last row of ones (bias folded)
   MatrixView<T> heads;     // [P*G x Nmax] head pre-activations
   MatrixView<T> d_heads;   // [P*G x Nmax]
   VectorView<T> log_px;    // [Nmax] per-cell log p(x | z)
@@ -60,6 +61,8 @@ struct CountDecoder {
   DecoderCache<T> make_cache(Workspace<B, T>& ws, Index max_n) const {
     DecoderCache<T> c;
     c.mlp = mlp.make_cache(ws, max_n);
+    c.hidden1 = ws.matrix(mlp.out() + 1, max_n);
+    B::fill(VectorView<T>{c.hidden1.data, c.hidden1.rows * c.hidden1.cols}, T(1));  // rows < H are overwritten
     c.heads = ws.matrix(out.out, max_n);
     c.d_heads = ws.matrix(out.out, max_n);
     c.log_px = ws.vector(max_n);
@@ -71,11 +74,15 @@ struct CountDecoder {
     return gene_log_theta >= 0 ? a.param_vec(gene_log_theta) : VectorView<const T>{};
   }
 
-  // heads[:, :n] from z [Z x n].
+  // heads[:, :n] from z [Z x n]. The heads layer folds its bias into the GEMM (Dense::forward_folded):
+  // the MLP output (H x n, small) is copied above the ones row of c.hidden1.
   template <class B, class T>
   void forward(Arena<B, T>& a, const DecoderCache<T>& c, MatrixView<const T> z, Mode mode, Rng& rng) const {
+    const Index n = z.cols;
     mlp.forward(a, c.mlp, z, mode, rng);
-    out.forward(a, c.heads.col_block(0, z.cols), MatrixView<const T>(c.mlp.output(z.cols)));
+    const MatrixView<T> h1 = c.hidden1.col_block(0, n);
+    B::template copy<T>(MatrixView<const T>(c.mlp.output(n)), h1.row_block(0, mlp.out()));
+    out.forward_folded(a, c.heads.col_block(0, n), MatrixView<const T>(h1));
   }
   // log_px[col0 : col0+n] for the head columns [col0, col0+n) against counts [G x n]; with
   // grad, d_heads of those columns gets weight[j] * d log p / d heads and the per-gene
@@ -93,8 +100,8 @@ struct CountDecoder {
   template <class B, class T>
   void backward(Arena<B, T>& a, const DecoderCache<T>& c, MatrixView<const T> z, MatrixView<T> dz, Mode mode) const {
     const Index n = z.cols;
-    out.backward(a, c.mlp.d_output(n), MatrixView<const T>(c.d_heads.col_block(0, n)),
-                 MatrixView<const T>(c.mlp.output(n)));
+    out.backward_folded(a, c.mlp.d_output(n), MatrixView<const T>(c.d_heads.col_block(0, n)),
+                        MatrixView<const T>(c.hidden1.col_block(0, n)));
     mlp.backward(a, c.mlp, z, dz, mode);
   }
 };
