@@ -206,3 +206,24 @@ TEMPLATE_TEST_CASE("Sparse kernels: every instruction-set variant the CPU runs m
     CHECK(ew < tol);
   }
 }
+
+TEMPLATE_TEST_CASE("CpuBackend::fill: zeros (memset path), negative zero and other values, any thread count", "[backend]",
+                   float, double) {
+  using T = TestType;
+  for (int threads : {1, 2}) {
+    B::set_threads(threads);
+    for (Index n : {Index(0), Index(1), Index(1000003)}) {
+      std::vector<T> v(std::size_t(n) + 2, T(7));  // guards at both ends
+      for (T value : {T(0), T(-0.0), T(3.5)}) {
+        B::fill<T>(VectorView<T>(v.data() + 1, n), value);
+        CHECK(v.front() == T(7));
+        CHECK(v.back() == T(7));
+        bool ok = true;
+        for (Index i = 1; i <= n; ++i)
+          ok = ok && v[std::size_t(i)] == value && std::signbit(v[std::size_t(i)]) == std::signbit(value);
+        CHECK(ok);
+      }
+    }
+  }
+  B::set_threads(2);
+}
