@@ -140,34 +140,19 @@ inline NonzeroScratch nonzero_scratch(Index G) {
   return {gene.data(), p, p + n, p + 2 * n, p + 3 * n, p + 4 * n, p + 5 * n, p + 6 * n, p + 7 * n, rare.data()};
 }
 
-// The float pass, three sweeps per cell:
-//  1. every gene as if x = 0, branch-free and vectorised (detail/zero_fast.hpp): log p into a
-//     [G] buffer, gradients into d_heads;
-//  2. the stored counts (~7% of genes), gathered and vectorised the same way
-//     (detail/nonzero_sweep.hpp), overwriting their genes' log p and gradients;
-//  3. log_px = sum of the [G] buffer (in double), and the per-gene dispersion gradient.
-// A cell whose x = 0 terms need the zero-inflated log-space branch (rare: pi and P(0) both
-// below ~1e-30) has sweep 1 redone with the reference functions; stored counts the fast
-// element does not cover (non-integer x < 10, x > 1e8) are redone one by one.
-template <Likelihood L, bool GeneTheta, bool Grad>
-void likelihood_pass_fast(MatrixView<const float> heads, VectorView<const float> gene_log_theta,
-                          CscView<float> counts, VectorView<const float> cell_weight, VectorView<float> log_px,
-                          MatrixView<float> d_heads, VectorView<float> d_gene_log_theta) {
-  using T = float;
-  constexpr bool kTheta = has_dispersion(L);
-  constexpr bool kThetaHead = kTheta && !GeneTheta;
-  constexpr bool kPi = has_zero_inflation(L);
-  constexpr Index kPiHead = kThetaHead ? 2 : 1;
-  const Index G = counts.rows, B = counts.cols;
-  const bool gene_grad = Grad && GeneTheta && d_gene_log_theta.data != nullptr;
-
+// The parallel frame shared by both passes: cell(b, acc_theta) for every column b, split over
+// threads in fixed ranges; acc_theta is the calling thread's [G] accumulator of the per-gene
+// dispersion gradient (null when d_gene_log_theta.data is), summed over threads in thread order
+// afterwards into d_gene_log_theta: no races, deterministic for a fixed thread count. cell
+// returns false for malformed counts; the column is then reported.
+template <class T, class Cell>
+void for_each_cell(Index G, Index B, VectorView<T> d_gene_log_theta, Cell cell) {
   int max_threads = 1;
 #ifdef _OPENMP
   max_threads = omp_get_max_threads();
 #endif
-  T* scratch = gene_grad ? thread_scratch<T>(static_cast<std::size_t>(max_threads) * G) : nullptr;
+  T* scratch = d_gene_log_theta.data ? thread_scratch<T>(static_cast<std::size_t>(max_threads) * G) : nullptr;
   int bad_column = -1;
-  const float* log_fact = log_factorial_table();
 
 #ifdef _OPENMP
 #pragma omp parallel if (B > 1)
@@ -178,117 +163,22 @@ void likelihood_pass_fast(MatrixView<const float> heads, VectorView<const float>
     tid = omp_get_thread_num();
     n_threads = omp_get_num_threads();
 #endif
-    T* acc_theta = gene_grad ? scratch + static_cast<Index>(tid) * G : nullptr;
+    T* acc_theta = scratch ? scratch + static_cast<Index>(tid) * G : nullptr;
     if (acc_theta)
       for (Index g = 0; g < G; ++g) acc_theta[g] = T(0);
-    float* lp_buf = pass_scratch<0>(static_cast<std::size_t>(G));
-    // Per-gene dispersion gradient of this cell (written unconditionally: a conditional store
-    // would stop the vectorisation).
-    float* dth_buf = (Grad && GeneTheta) ? pass_scratch<1>(static_cast<std::size_t>(G)) : nullptr;
-    const NonzeroScratch nz = nonzero_scratch(G);
 
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (Index b = 0; b < B; ++b) {
-      const T* h_mu = heads.data + b * heads.ld;
-      const T* h_theta = GeneTheta ? gene_log_theta.data : h_mu + G;
-      const T* h_pi = h_mu + kPiHead * G;
-      T* d = Grad ? d_heads.data + b * d_heads.ld : nullptr;
-      const T w = Grad ? cell_weight[b] : T(0);
-
-      // 1. all genes at x = 0 (vectorised at the CPU's width: detail/zero_sweep.hpp)
-      detail::ZeroSweepArgs za;
-      za.h_mu = h_mu;
-      za.h_theta = kTheta ? h_theta : nullptr;
-      za.h_pi = kPi ? h_pi : nullptr;
-      za.G = G;
-      za.w = w;
-      za.lp = lp_buf;
-      za.d_mu = d;
-      za.d_theta = (Grad && kThetaHead) ? d + G : nullptr;
-      za.d_pi = (Grad && kPi) ? d + kPiHead * G : nullptr;
-      za.dth = dth_buf;
-      const int rare = detail::zero_sweep<L, GeneTheta, Grad>(za);
-      auto element = [&](auto zero, Index g, T x) {
-        constexpr bool kZero = decltype(zero)::value;
-        const T a_theta = kTheta ? h_theta[g] : T(0);
-        const T a_pi = kPi ? h_pi[g] : T(0);
-        if constexpr (Grad) {
-          T d_mu, d_theta = T(0), d_pi = T(0);
-          lp_buf[g] = detail::element_log_prob_grad<L, kZero>(x, h_mu[g], a_theta, a_pi, d_mu, d_theta, d_pi);
-          d[g] = w * d_mu;
-          if constexpr (kThetaHead) d[G + g] = w * d_theta;
-          if constexpr (kPi) d[kPiHead * G + g] = w * d_pi;
-          if constexpr (GeneTheta) dth_buf[g] = w * d_theta;
-        } else {
-          lp_buf[g] = detail::element_log_prob<L, kZero>(x, h_mu[g], a_theta, a_pi);
-        }
-      };
-      if (rare)
-        for (Index g = 0; g < G; ++g) element(std::true_type{}, g, T(0));
-
-      // 2. the stored counts: validated and gathered, one vectorised sweep, scattered back over
-      // sweep 1's values (stored zeros keep them); rare elements through the reference.
-      Index m = 0;
-      {
-        Index g_min = 0;
-        for (std::int64_t k = counts.ptr[b]; k < counts.ptr[b + 1]; ++k) {
-          const Index g = counts.idx[k];
-          const float x = counts.val[k];
-          if (g < g_min || g >= G || !(x >= 0.0f)) {
+    for (Index b = 0; b < B; ++b)
+      if (!cell(b, acc_theta)) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
-            bad_column = static_cast<int>(b);
-            m = 0;
-            break;
-          }
-          g_min = g + 1;
-          if (x == 0.0f) continue;
-          nz.gene[m] = g;
-          nz.x[m] = x;
-          nz.a_mu[m] = h_mu[g];
-          if constexpr (kTheta) nz.a_theta[m] = h_theta[g];
-          if constexpr (kPi) nz.a_pi[m] = h_pi[g];
-          ++m;
-        }
-      }
-      if (m > 0) {
-        detail::NonzeroSweepArgs na{nz.x,  nz.a_mu, nz.a_theta, nz.a_pi, m,        log_fact,
-                                    nz.lp, nz.d_mu, nz.d_theta, nz.d_pi, nz.rare};
-        const int nz_rare = detail::nonzero_sweep<L, Grad>(na);
-        for (Index k = 0; k < m; ++k) {
-          const Index g = nz.gene[k];
-          lp_buf[g] = nz.lp[k];
-          if constexpr (Grad) {
-            d[g] = w * nz.d_mu[k];
-            if constexpr (kThetaHead) d[G + g] = w * nz.d_theta[k];
-            if constexpr (kPi) d[kPiHead * G + g] = w * nz.d_pi[k];
-            if constexpr (GeneTheta) dth_buf[g] = w * nz.d_theta[k];
-          }
-        }
-        if (nz_rare)
-          for (Index k = 0; k < m; ++k)
-            if (nz.rare[k]) element(std::false_type{}, nz.gene[k], nz.x[k]);
+        bad_column = static_cast<int>(b);  // any bad column is reported
       }
 
-      // 3. sums
-      double lp_sum = 0;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : lp_sum)
-#endif
-      for (Index g = 0; g < G; ++g) lp_sum += double(lp_buf[g]);
-      log_px[b] = static_cast<T>(lp_sum);
-      if (acc_theta) {
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-        for (Index g = 0; g < G; ++g) acc_theta[g] += dth_buf[g];
-      }
-    }
-
-    if (gene_grad) {
+    if (scratch) {
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -303,10 +193,179 @@ void likelihood_pass_fast(MatrixView<const float> heads, VectorView<const float>
                                   " has unsorted/out-of-range row indices or a negative/NaN count");
 }
 
+// One cell's head columns and gradient outputs, and the reference element on gene g: returns
+// log p and writes the weighted head gradients (and the cell's per-gene dispersion gradient
+// through set_dth). Zero = the x = 0 path.
+template <Likelihood L, bool GeneTheta, bool Grad, class T>
+struct CellHeads {
+  static constexpr bool kTheta = has_dispersion(L);
+  static constexpr bool kThetaHead = kTheta && !GeneTheta;
+  static constexpr bool kPi = has_zero_inflation(L);
+  static constexpr Index kPiHead = kThetaHead ? 2 : 1;
+  const T* h_mu;     // [G]
+  const T* h_theta;  // [G] (the per-gene vector with GeneTheta)
+  const T* h_pi;     // [G]
+  T* d;              // [P*G] or null without gradients
+  T w;               // the cell's gradient weight
+  Index G;
+
+  CellHeads(MatrixView<const T> heads, VectorView<const T> gene_log_theta, VectorView<const T> cell_weight,
+            MatrixView<T> d_heads, Index G_, Index b)
+      : h_mu(heads.data + b * heads.ld),
+        h_theta(GeneTheta ? gene_log_theta.data : h_mu + G_),
+        h_pi(h_mu + kPiHead * G_),
+        d(Grad ? d_heads.data + b * d_heads.ld : nullptr),
+        w(Grad ? cell_weight[b] : T(0)),
+        G(G_) {}
+
+  template <bool Zero, class SetDth>
+  T element(Index g, T x, SetDth set_dth) const {
+    const T a_theta = kTheta ? h_theta[g] : T(0);
+    const T a_pi = kPi ? h_pi[g] : T(0);
+    if constexpr (Grad) {
+      T d_mu, d_theta = T(0), d_pi = T(0);
+      const T lp = detail::element_log_prob_grad<L, Zero>(x, h_mu[g], a_theta, a_pi, d_mu, d_theta, d_pi);
+      d[g] = w * d_mu;
+      if constexpr (kThetaHead) d[G + g] = w * d_theta;
+      if constexpr (kPi) d[kPiHead * G + g] = w * d_pi;
+      if constexpr (GeneTheta) set_dth(g, w * d_theta);
+      return lp;
+    } else {
+      return detail::element_log_prob<L, Zero>(x, h_mu[g], a_theta, a_pi);
+    }
+  }
+};
+
+// The float pass, three sweeps per cell:
+//  1. every gene as if x = 0, branch-free and vectorised (detail/zero_sweep.hpp): log p into a
+//     [G] buffer, gradients into d_heads;
+//  2. the stored counts (~7% of genes), gathered and vectorised the same way
+//     (detail/nonzero_sweep.hpp), overwriting their genes' log p and gradients;
+//  3. log_px = sum of the [G] buffer (in double), and the per-gene dispersion gradient.
+// A cell whose x = 0 terms need the zero-inflated log-space branch (rare: pi and P(0) both
+// below ~1e-30) has sweep 1 redone with the reference functions; stored counts the fast
+// element does not cover (non-integer x < 10, x > 1e8) are redone one by one.
+template <Likelihood L, bool GeneTheta, bool Grad>
+void likelihood_pass_fast(MatrixView<const float> heads, VectorView<const float> gene_log_theta,
+                          CscView<float> counts, VectorView<const float> cell_weight, VectorView<float> log_px,
+                          MatrixView<float> d_heads, VectorView<float> d_gene_log_theta) {
+  using Cell = CellHeads<L, GeneTheta, Grad, float>;
+  const Index G = counts.rows, B = counts.cols;
+  const bool gene_grad = Grad && GeneTheta && d_gene_log_theta.data != nullptr;
+  const float* log_fact = log_factorial_table();
+
+  for_each_cell<float>(G, B, gene_grad ? d_gene_log_theta : VectorView<float>{}, [&](Index b, float* acc_theta) {
+    const Cell c(heads, gene_log_theta, cell_weight, d_heads, G, b);
+    float* lp_buf = pass_scratch<0>(static_cast<std::size_t>(G));
+    // Per-gene dispersion gradient of this cell (written unconditionally: a conditional store
+    // would stop the vectorisation).
+    float* dth_buf = (Grad && GeneTheta) ? pass_scratch<1>(static_cast<std::size_t>(G)) : nullptr;
+    const NonzeroScratch nz = nonzero_scratch(G);
+    auto set_dth = [&](Index g, float v) { dth_buf[g] = v; };
+
+    // 1. all genes at x = 0 (vectorised at the CPU's width)
+    detail::ZeroSweepArgs za;
+    za.h_mu = c.h_mu;
+    za.h_theta = Cell::kTheta ? c.h_theta : nullptr;
+    za.h_pi = Cell::kPi ? c.h_pi : nullptr;
+    za.G = G;
+    za.w = c.w;
+    za.lp = lp_buf;
+    za.d_mu = c.d;
+    za.d_theta = (Grad && Cell::kThetaHead) ? c.d + G : nullptr;
+    za.d_pi = (Grad && Cell::kPi) ? c.d + Cell::kPiHead * G : nullptr;
+    za.dth = dth_buf;
+    if (detail::zero_sweep<L, GeneTheta, Grad>(za))
+      for (Index g = 0; g < G; ++g) lp_buf[g] = c.template element<true>(g, 0.0f, set_dth);
+
+    // 2. the stored counts: validated and gathered, one vectorised sweep, scattered back over
+    // sweep 1's values (stored zeros keep them); rare elements through the reference.
+    Index m = 0, g_min = 0;
+    for (std::int64_t k = counts.ptr[b]; k < counts.ptr[b + 1]; ++k) {
+      const Index g = counts.idx[k];
+      const float x = counts.val[k];
+      if (g < g_min || g >= G || !(x >= 0.0f)) return false;
+      g_min = g + 1;
+      if (x == 0.0f) continue;
+      nz.gene[m] = g;
+      nz.x[m] = x;
+      nz.a_mu[m] = c.h_mu[g];
+      if constexpr (Cell::kTheta) nz.a_theta[m] = c.h_theta[g];
+      if constexpr (Cell::kPi) nz.a_pi[m] = c.h_pi[g];
+      ++m;
+    }
+    if (m > 0) {
+      const detail::NonzeroSweepArgs na{nz.x,  nz.a_mu, nz.a_theta, nz.a_pi, m,        log_fact,
+                                        nz.lp, nz.d_mu, nz.d_theta, nz.d_pi, nz.rare};
+      const int nz_rare = detail::nonzero_sweep<L, Grad>(na);
+      for (Index k = 0; k < m; ++k) {
+        const Index g = nz.gene[k];
+        lp_buf[g] = nz.lp[k];
+        if constexpr (Grad) {
+          c.d[g] = c.w * nz.d_mu[k];
+          if constexpr (Cell::kThetaHead) c.d[G + g] = c.w * nz.d_theta[k];
+          if constexpr (Cell::kPi) c.d[Cell::kPiHead * G + g] = c.w * nz.d_pi[k];
+          if constexpr (GeneTheta) dth_buf[g] = c.w * nz.d_theta[k];
+        }
+      }
+      if (nz_rare)
+        for (Index k = 0; k < m; ++k)
+          if (nz.rare[k]) lp_buf[nz.gene[k]] = c.template element<false>(nz.gene[k], nz.x[k], set_dth);
+    }
+
+    // 3. sums
+    double lp_sum = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : lp_sum)
+#endif
+    for (Index g = 0; g < G; ++g) lp_sum += double(lp_buf[g]);
+    log_px[b] = static_cast<float>(lp_sum);
+    if (acc_theta) {
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+      for (Index g = 0; g < G; ++g) acc_theta[g] += dth_buf[g];
+    }
+    return true;
+  });
+}
+
+// The reference pass (double, and float under SCVAE_SCALAR_HEADS): one sweep per cell; genes
+// are walked with a cursor into the column's sparse entries, so the runs of zeros between stored
+// counts call the x = 0 element functions in a tight loop.
 template <Likelihood L, bool GeneTheta, bool Grad, class T>
 void likelihood_pass_reference(MatrixView<const T> heads, VectorView<const T> gene_log_theta, CscView<float> counts,
                                VectorView<const T> cell_weight, VectorView<T> log_px, MatrixView<T> d_heads,
-                               VectorView<T> d_gene_log_theta);
+                               VectorView<T> d_gene_log_theta) {
+  using Cell = CellHeads<L, GeneTheta, Grad, T>;
+  const Index G = counts.rows, B = counts.cols;
+  const bool gene_grad = Grad && GeneTheta && d_gene_log_theta.data != nullptr;
+
+  for_each_cell<T>(G, B, gene_grad ? d_gene_log_theta : VectorView<T>{}, [&](Index b, T* acc_theta) {
+    const Cell c(heads, gene_log_theta, cell_weight, d_heads, G, b);
+    auto set_dth = [&](Index g, T v) {
+      if (acc_theta) acc_theta[g] += v;
+    };
+    double lp_sum = 0;  // 28k terms: accumulate in double
+    std::int64_t k = counts.ptr[b];
+    const std::int64_t k_end = counts.ptr[b + 1];
+    Index g = 0;
+    for (;;) {
+      Index g_next = G;  // next gene with a stored count
+      if (k < k_end) {
+        g_next = counts.idx[k];
+        if (g_next < g || g_next >= G || !(counts.val[k] >= 0.0f)) return false;
+      }
+      for (; g < g_next; ++g) lp_sum += c.template element<true>(g, T(0), set_dth);  // run of zeros
+      if (k >= k_end) break;
+      lp_sum += c.template element<false>(g, static_cast<T>(counts.val[k]), set_dth);
+      ++g;
+      ++k;
+    }
+    log_px[b] = static_cast<T>(lp_sum);
+    return true;
+  });
+}
 
 // The fused pass for one likelihood. GeneTheta: log theta from the per-gene vector.
 // Grad: gradients wanted (d_heads given).
@@ -323,110 +382,6 @@ void likelihood_pass(MatrixView<const T> heads, VectorView<const T> gene_log_the
 #endif
   likelihood_pass_reference<L, GeneTheta, Grad, T>(heads, gene_log_theta, counts, cell_weight, log_px, d_heads,
                                                    d_gene_log_theta);
-}
-
-// The reference pass (double, and float under SCVAE_SCALAR_HEADS): one sweep per cell, zero
-// runs through the scalar x = 0 element functions.
-template <Likelihood L, bool GeneTheta, bool Grad, class T>
-void likelihood_pass_reference(MatrixView<const T> heads, VectorView<const T> gene_log_theta, CscView<float> counts,
-                               VectorView<const T> cell_weight, VectorView<T> log_px, MatrixView<T> d_heads,
-                               VectorView<T> d_gene_log_theta) {
-  constexpr bool kTheta = has_dispersion(L);
-  constexpr bool kThetaHead = kTheta && !GeneTheta;
-  constexpr bool kPi = has_zero_inflation(L);
-  constexpr Index kPiHead = kThetaHead ? 2 : 1;
-  const Index G = counts.rows, B = counts.cols;
-  const bool gene_grad = Grad && GeneTheta && d_gene_log_theta.data != nullptr;
-
-  int max_threads = 1;
-#ifdef _OPENMP
-  max_threads = omp_get_max_threads();
-#endif
-  // One [G] accumulator per thread for the per-gene dispersion gradient, summed over threads in
-  // thread order afterwards: no races, deterministic for a fixed thread count.
-  T* scratch = gene_grad ? thread_scratch<T>(static_cast<std::size_t>(max_threads) * G) : nullptr;
-  int bad_column = -1;
-
-#ifdef _OPENMP
-#pragma omp parallel if (B > 1)
-#endif
-  {
-    int tid = 0, n_threads = 1;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-    n_threads = omp_get_num_threads();
-#endif
-    T* acc_theta = gene_grad ? scratch + static_cast<Index>(tid) * G : nullptr;
-    if (acc_theta)
-      for (Index g = 0; g < G; ++g) acc_theta[g] = T(0);
-
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-    for (Index b = 0; b < B; ++b) {
-      const T* h_mu = heads.data + b * heads.ld;                 // [G]
-      const T* h_theta = GeneTheta ? gene_log_theta.data : h_mu + G;  // [G]
-      const T* h_pi = h_mu + kPiHead * G;                         // [G]
-      T* d = Grad ? d_heads.data + b * d_heads.ld : nullptr;      // [P*G]
-      const T w = Grad ? cell_weight[b] : T(0);
-      double lp_sum = 0;  // 28k terms: accumulate in double
-
-      auto element = [&](auto zero, Index g, T x) {
-        constexpr bool kZero = decltype(zero)::value;
-        const T a_theta = kTheta ? h_theta[g] : T(0);
-        const T a_pi = kPi ? h_pi[g] : T(0);
-        if constexpr (Grad) {
-          T d_mu, d_theta = T(0), d_pi = T(0);
-          lp_sum += detail::element_log_prob_grad<L, kZero>(x, h_mu[g], a_theta, a_pi, d_mu, d_theta, d_pi);
-          d[g] = w * d_mu;
-          if constexpr (kThetaHead) d[G + g] = w * d_theta;
-          if constexpr (kPi) d[kPiHead * G + g] = w * d_pi;
-          if constexpr (GeneTheta) {
-            if (acc_theta) acc_theta[g] += w * d_theta;
-          }
-        } else {
-          lp_sum += detail::element_log_prob<L, kZero>(x, h_mu[g], a_theta, a_pi);
-        }
-      };
-
-      // One sweep over the genes; the cursor k walks the column's sparse entries.
-      std::int64_t k = counts.ptr[b];
-      const std::int64_t k_end = counts.ptr[b + 1];
-      Index g = 0;
-      for (;;) {
-        Index g_next = G;  // next gene with a stored count
-        if (k < k_end) {
-          g_next = counts.idx[k];
-          if (g_next < g || g_next >= G || !(counts.val[k] >= 0.0f)) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-            bad_column = static_cast<int>(b);  // any bad column is reported
-            break;
-          }
-        }
-        for (; g < g_next; ++g) element(std::true_type{}, g, T(0));  // run of zeros
-        if (k >= k_end) break;
-        element(std::false_type{}, g, static_cast<T>(counts.val[k]));
-        ++g;
-        ++k;
-      }
-      log_px[b] = static_cast<T>(lp_sum);
-    }
-
-    if (gene_grad) {
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-      for (Index g = 0; g < G; ++g) {
-        T s = T(0);
-        for (int t = 0; t < n_threads; ++t) s += scratch[static_cast<Index>(t) * G + g];
-        d_gene_log_theta[g] += s;
-      }
-    }
-  }
-  SCVAE_CHECK(bad_column < 0, "likelihood: counts column " + std::to_string(bad_column) +
-                                  " has unsorted/out-of-range row indices or a negative/NaN count");
 }
 
 template <Likelihood L, class T, class... Args>
