@@ -89,6 +89,15 @@ NonzeroErr nonzero_error(float x, float a, float c, float w, float lp, float dmu
   return {std::fabs(lp - ref) / lp_scale, e / d_scale};
 }
 
+// f(std::integral_constant<Likelihood, L>{}) for each of the four likelihoods.
+template <class F>
+void for_each_likelihood(F f) {
+  f(std::integral_constant<Likelihood, Likelihood::poisson>{});
+  f(std::integral_constant<Likelihood, Likelihood::nb>{});
+  f(std::integral_constant<Likelihood, Likelihood::zip>{});
+  f(std::integral_constant<Likelihood, Likelihood::zinb>{});
+}
+
 }  // namespace
 
 TEST_CASE("fast_exp: relative error <= 1e-6 on its normal range", "[fast_math]") {
@@ -193,10 +202,7 @@ TEST_CASE("nonzero_fast: the x > 0 terms match the double reference elements", "
     CHECK(worst_lp <= 3e-6);
     CHECK(worst_d <= 3e-6);
   };
-  check(std::integral_constant<Likelihood, Likelihood::poisson>{});
-  check(std::integral_constant<Likelihood, Likelihood::nb>{});
-  check(std::integral_constant<Likelihood, Likelihood::zip>{});
-  check(std::integral_constant<Likelihood, Likelihood::zinb>{});
+  for_each_likelihood(check);
 }
 
 TEST_CASE("nonzero_fast: edge cases of the gamma-function terms", "[fast_math][likelihood]") {
@@ -258,10 +264,7 @@ TEST_CASE("zero_fast: the x = 0 terms match the double reference elements", "[fa
     CHECK(worst_lp <= 3e-6);
     CHECK(worst_d <= 3e-6);
   };
-  check(std::integral_constant<Likelihood, Likelihood::poisson>{});
-  check(std::integral_constant<Likelihood, Likelihood::nb>{});
-  check(std::integral_constant<Likelihood, Likelihood::zip>{});
-  check(std::integral_constant<Likelihood, Likelihood::zinb>{});
+  for_each_likelihood(check);
 }
 
 TEST_CASE("The vectorised float pass agrees with the double reference pass", "[fast_math][likelihood]") {
@@ -346,12 +349,7 @@ TEST_CASE("Every instruction-set variant of the x = 0 sweep matches the double r
         WARN("CPU lacks " << v.name << ": that variant is not checked here");
         continue;
       }
-      int rare = -1;
-      if (v.isa == 0) rare = detail::zero_sweep_default<L, GT, true>(args);
-#if SCVAE_ISA_DISPATCH
-      if (v.isa == 1) rare = detail::zero_sweep_avx2<L, GT, true>(args);
-      if (v.isa == 2) rare = detail::zero_sweep_avx512<L, GT, true>(args);
-#endif
+      const int rare = detail::zero_sweep<L, GT, true>(args, v.isa);
       REQUIRE(rare == 0);
       double worst_lp = 0, worst_d = 0;
       for (Index g = 0; g < G; ++g) {
@@ -402,12 +400,7 @@ TEST_CASE("Every instruction-set variant of the x > 0 sweep matches the double r
     const detail::NonzeroSweepArgs args{x.data(),  a.data(),   c.data(),   w.data(),   n,          detail::log_factorial_table(),
                                         lp.data(), dmu.data(), dth.data(), dpi.data(), rare.data()};
     for (int isa : isas) {
-      int any = -1;
-      if (isa == 0) any = detail::nonzero_sweep_default<L, true>(args);
-#if SCVAE_ISA_DISPATCH
-      if (isa == 1) any = detail::nonzero_sweep_avx2<L, true>(args);
-      if (isa == 2) any = detail::nonzero_sweep_avx512<L, true>(args);
-#endif
+      const int any = detail::nonzero_sweep<L, true>(args, isa);
       CHECK(any == 1);  // 2.5, 0.25 and 2e8 are in the list
       double worst_lp = 0, worst_d = 0;
       int n_rare = 0;
@@ -426,8 +419,5 @@ TEST_CASE("Every instruction-set variant of the x > 0 sweep matches the double r
       CHECK(worst_d <= 3e-6);
     }
   };
-  check(std::integral_constant<Likelihood, Likelihood::poisson>{});
-  check(std::integral_constant<Likelihood, Likelihood::nb>{});
-  check(std::integral_constant<Likelihood, Likelihood::zip>{});
-  check(std::integral_constant<Likelihood, Likelihood::zinb>{});
+  for_each_likelihood(check);
 }

@@ -9,10 +9,11 @@
 // architectures or compilers, under nvcc, when the consumer already targets AVX-512, or with
 // SCVAE_NO_DISPATCH, only the plain variant exists.
 //
-// Pattern: an always-inline body template, called from one wrapper per instruction set (the
-// body and the always-inline helpers it calls are compiled at the wrapper's width), and a
-// dispatcher that switches on cpu_isa(). Variants differ only in rounding (FMA contraction);
-// a machine always takes the same one, so results stay reproducible run to run.
+// Pattern: a struct Body with an always-inline static run(args...); isa_run<Body>(isa, args...)
+// calls one of three wrappers, each compiling Body::run (and the always-inline helpers it calls)
+// at its width. Variants differ only in rounding (FMA contraction); a machine always takes the
+// same one, so results stay reproducible run to run.
+
 #include <cstdlib>
 #include <string>
 
@@ -56,6 +57,41 @@ inline int cpu_isa() {
     return level;
   }();
   return isa;
+}
+
+// Forced inlining of a Body::run into each width's wrapper (without it the body would be
+// compiled once, at the consumer's width).
+#if defined(__GNUC__) || defined(__clang__)
+#define SCVAE_ISA_BODY inline __attribute__((always_inline))
+#else
+#define SCVAE_ISA_BODY inline
+#endif
+
+template <class Body, class... A>
+decltype(auto) isa_variant_default(const A&... a) {
+  return Body::run(a...);
+}
+#if SCVAE_ISA_DISPATCH
+template <class Body, class... A>
+SCVAE_TARGET_AVX2 decltype(auto) isa_variant_avx2(const A&... a) {
+  return Body::run(a...);
+}
+template <class Body, class... A>
+SCVAE_TARGET_AVX512 decltype(auto) isa_variant_avx512(const A&... a) {
+  return Body::run(a...);
+}
+#endif
+
+// Body::run(args...) at the width of isa (a CpuIsa: cpu_isa() for the machine's; tests pass each
+// variant the CPU supports). Levels this build lacks fall back to the consumer's own flags.
+template <class Body, class... A>
+decltype(auto) isa_run(int isa, const A&... a) {
+#if SCVAE_ISA_DISPATCH
+  if (isa == isa_avx512) return isa_variant_avx512<Body>(a...);
+  if (isa == isa_avx2) return isa_variant_avx2<Body>(a...);
+#endif
+  (void)isa;
+  return isa_variant_default<Body>(a...);
 }
 
 }  // namespace detail

@@ -9,12 +9,6 @@
 #include "../../core/view.hpp"
 #include "isa.hpp"
 
-#if defined(__GNUC__) || defined(__clang__)
-#define SCVAE_ISA_BODY inline __attribute__((always_inline))
-#else
-#define SCVAE_ISA_BODY inline
-#endif
-
 namespace scvae {
 namespace detail {
 
@@ -64,58 +58,30 @@ SCVAE_ISA_BODY void spmm_grad_genes_body(GeneMajorView gm, Index g0, Index g1, c
 }
 
 template <class T>
-void spmm_genes_default(GeneMajorView gm, Index g0, Index g1, const T* w, Index ldw, T alpha, T* out, Index ldo,
-                        Index M) {
-  spmm_genes_body<T>(gm, g0, g1, w, ldw, alpha, out, ldo, M);
-}
+struct SpmmGenes {
+  static SCVAE_ISA_BODY void run(GeneMajorView gm, Index g0, Index g1, const T* w, Index ldw, T alpha, T* out,
+                                 Index ldo, Index M) {
+    spmm_genes_body<T>(gm, g0, g1, w, ldw, alpha, out, ldo, M);
+  }
+};
 template <class T>
-void spmm_grad_genes_default(GeneMajorView gm, Index g0, Index g1, const T* dc, Index lddc, T alpha, T* dw,
-                             Index lddw, Index M) {
-  spmm_grad_genes_body<T>(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
-}
-#if SCVAE_ISA_DISPATCH
-template <class T>
-SCVAE_TARGET_AVX2 void spmm_genes_avx2(GeneMajorView gm, Index g0, Index g1, const T* w, Index ldw, T alpha, T* out,
-                                       Index ldo, Index M) {
-  spmm_genes_body<T>(gm, g0, g1, w, ldw, alpha, out, ldo, M);
-}
-template <class T>
-SCVAE_TARGET_AVX512 void spmm_genes_avx512(GeneMajorView gm, Index g0, Index g1, const T* w, Index ldw, T alpha,
-                                           T* out, Index ldo, Index M) {
-  spmm_genes_body<T>(gm, g0, g1, w, ldw, alpha, out, ldo, M);
-}
-template <class T>
-SCVAE_TARGET_AVX2 void spmm_grad_genes_avx2(GeneMajorView gm, Index g0, Index g1, const T* dc, Index lddc, T alpha,
-                                            T* dw, Index lddw, Index M) {
-  spmm_grad_genes_body<T>(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
-}
-template <class T>
-SCVAE_TARGET_AVX512 void spmm_grad_genes_avx512(GeneMajorView gm, Index g0, Index g1, const T* dc, Index lddc,
-                                                T alpha, T* dw, Index lddw, Index M) {
-  spmm_grad_genes_body<T>(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
-}
-#endif
+struct SpmmGradGenes {
+  static SCVAE_ISA_BODY void run(GeneMajorView gm, Index g0, Index g1, const T* dc, Index lddc, T alpha, T* dw,
+                                 Index lddw, Index M) {
+    spmm_grad_genes_body<T>(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
+  }
+};
 
 // isa: a CpuIsa value (cpu_isa() in the backend; tests pass each variant the CPU supports).
 template <class T>
 void spmm_genes(int isa, GeneMajorView gm, Index g0, Index g1, const T* w, Index ldw, T alpha, T* out, Index ldo,
                 Index M) {
-#if SCVAE_ISA_DISPATCH
-  if (isa == isa_avx512) return spmm_genes_avx512<T>(gm, g0, g1, w, ldw, alpha, out, ldo, M);
-  if (isa == isa_avx2) return spmm_genes_avx2<T>(gm, g0, g1, w, ldw, alpha, out, ldo, M);
-#endif
-  (void)isa;
-  spmm_genes_default<T>(gm, g0, g1, w, ldw, alpha, out, ldo, M);
+  isa_run<SpmmGenes<T>>(isa, gm, g0, g1, w, ldw, alpha, out, ldo, M);
 }
 template <class T>
 void spmm_grad_genes(int isa, GeneMajorView gm, Index g0, Index g1, const T* dc, Index lddc, T alpha, T* dw,
                      Index lddw, Index M) {
-#if SCVAE_ISA_DISPATCH
-  if (isa == isa_avx512) return spmm_grad_genes_avx512<T>(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
-  if (isa == isa_avx2) return spmm_grad_genes_avx2<T>(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
-#endif
-  (void)isa;
-  spmm_grad_genes_default<T>(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
+  isa_run<SpmmGradGenes<T>>(isa, gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
 }
 
 }  // namespace detail

@@ -64,31 +64,14 @@ SCVAE_FAST_INLINE int nonzero_sweep_body(const NonzeroSweepArgs& a) {
 }
 
 template <Likelihood L, bool Grad>
-int nonzero_sweep_default(const NonzeroSweepArgs& a) {
-  return nonzero_sweep_body<L, Grad>(a);
-}
+struct NonzeroSweep {
+  static SCVAE_FAST_INLINE int run(const NonzeroSweepArgs& a) { return nonzero_sweep_body<L, Grad>(a); }
+};
 
-#if SCVAE_ISA_DISPATCH
+// At the width of isa (a CpuIsa; tests run each variant the CPU supports).
 template <Likelihood L, bool Grad>
-SCVAE_TARGET_AVX2 int nonzero_sweep_avx2(const NonzeroSweepArgs& a) {
-  return nonzero_sweep_body<L, Grad>(a);
-}
-template <Likelihood L, bool Grad>
-SCVAE_TARGET_AVX512 int nonzero_sweep_avx512(const NonzeroSweepArgs& a) {
-  return nonzero_sweep_body<L, Grad>(a);
-}
-#endif
-
-template <Likelihood L, bool Grad>
-int nonzero_sweep(const NonzeroSweepArgs& a) {
-#if SCVAE_ISA_DISPATCH
-  switch (cpu_isa()) {
-    case isa_avx512: return nonzero_sweep_avx512<L, Grad>(a);
-    case isa_avx2: return nonzero_sweep_avx2<L, Grad>(a);
-    default: break;
-  }
-#endif
-  return nonzero_sweep_default<L, Grad>(a);
+int nonzero_sweep(const NonzeroSweepArgs& a, int isa = cpu_isa()) {
+  return isa_run<NonzeroSweep<L, Grad>>(isa, a);
 }
 
 }  // namespace detail

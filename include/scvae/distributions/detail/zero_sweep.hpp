@@ -64,31 +64,14 @@ SCVAE_FAST_INLINE int zero_sweep_body(const ZeroSweepArgs& a) {
 }
 
 template <Likelihood L, bool GeneTheta, bool Grad>
-int zero_sweep_default(const ZeroSweepArgs& a) {
-  return zero_sweep_body<L, GeneTheta, Grad>(a);
-}
+struct ZeroSweep {
+  static SCVAE_FAST_INLINE int run(const ZeroSweepArgs& a) { return zero_sweep_body<L, GeneTheta, Grad>(a); }
+};
 
-#if SCVAE_ISA_DISPATCH
+// At the width of isa (a CpuIsa; tests run each variant the CPU supports).
 template <Likelihood L, bool GeneTheta, bool Grad>
-SCVAE_TARGET_AVX2 int zero_sweep_avx2(const ZeroSweepArgs& a) {
-  return zero_sweep_body<L, GeneTheta, Grad>(a);
-}
-template <Likelihood L, bool GeneTheta, bool Grad>
-SCVAE_TARGET_AVX512 int zero_sweep_avx512(const ZeroSweepArgs& a) {
-  return zero_sweep_body<L, GeneTheta, Grad>(a);
-}
-#endif
-
-template <Likelihood L, bool GeneTheta, bool Grad>
-int zero_sweep(const ZeroSweepArgs& a) {
-#if SCVAE_ISA_DISPATCH
-  switch (cpu_isa()) {
-    case isa_avx512: return zero_sweep_avx512<L, GeneTheta, Grad>(a);
-    case isa_avx2: return zero_sweep_avx2<L, GeneTheta, Grad>(a);
-    default: break;
-  }
-#endif
-  return zero_sweep_default<L, GeneTheta, Grad>(a);
+int zero_sweep(const ZeroSweepArgs& a, int isa = cpu_isa()) {
+  return isa_run<ZeroSweep<L, GeneTheta, Grad>>(isa, a);
 }
 
 }  // namespace detail
