@@ -229,6 +229,21 @@ TEST_CASE("nonzero_fast: edge cases of the gamma-function terms", "[fast_math][l
       worst_tdd = std::max(worst_tdd, et);
     }
   WARN("gamma terms: worst lgamma_diff error " << worst_lgd << ", theta digamma difference " << worst_tdd);
+  // heads beyond the clamp (|a| > 15): the value at the boundary, zero gradient through that head
+  for (float a : {-20.0f, -15.0f, 0.5f, 15.0f, 20.0f})
+    for (float c : {-20.0f, -15.0f, 0.5f, 15.0f, 20.0f})
+      for (float x : {1.0f, 7.0f, 300.0f}) {
+        const auto nb = detail::nonzero_fast<Likelihood::nb>(x, a, c, 0.0f, table);
+        const auto zinb = detail::nonzero_fast<Likelihood::zinb>(x, a, c, -3.0f, table);
+        const auto ps = detail::nonzero_fast<Likelihood::poisson>(x, a, 0.0f, 0.0f, table);
+        INFO("x " << x << " a_mu " << a << " a_theta " << c);
+        CHECK(nonzero_error<Likelihood::nb>(x, a, c, 0.0f, nb.lp, nb.d_mu, nb.d_theta, nb.d_pi).lp <= 3e-6);
+        CHECK(nonzero_error<Likelihood::nb>(x, a, c, 0.0f, nb.lp, nb.d_mu, nb.d_theta, nb.d_pi).d <= 3e-6);
+        CHECK(nonzero_error<Likelihood::zinb>(x, a, c, -3.0f, zinb.lp, zinb.d_mu, zinb.d_theta, zinb.d_pi).lp <= 3e-6);
+        CHECK(nonzero_error<Likelihood::poisson>(x, a, 0.0f, 0.0f, ps.lp, ps.d_mu, 0.0f, 0.0f).lp <= 3e-6);
+        if (std::fabs(a) > 15) CHECK((nb.d_mu == 0.0f && ps.d_mu == 0.0f && zinb.d_mu == 0.0f));
+        if (std::fabs(c) > 15) CHECK((nb.d_theta == 0.0f && zinb.d_theta == 0.0f));
+      }
   // NaN heads stay NaN (a diverging model is still detected)
   const float nan = std::numeric_limits<float>::quiet_NaN();
   CHECK(std::isnan(detail::nonzero_fast<Likelihood::nb>(3.0f, nan, 0.0f, 0.0f, table).lp));
