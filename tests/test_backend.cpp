@@ -225,5 +225,6 @@ TEMPLATE_TEST_CASE("CpuBackend::fill: zeros (memset path), negative zero and oth
       }
     }
   }
+  B::fill<T>(VectorView<T>(nullptr, 0), T(0));  // an empty view: nothing to do (no memset of null)
   B::set_threads(2);
 }

@@ -82,6 +82,7 @@ struct CpuBackend {
     // the lines first (zero_grads over 84 MB: measured in docs/performance.md).
     const bool zero = value == T(0) && !std::signbit(value);
     for_ranges(v.size, [&](Index i0, Index i1) {
+      if (i1 <= i0) return;  // (an empty view may have a null data pointer: not for memset)
       if (zero) std::memset(static_cast<void*>(v.data + i0), 0, static_cast<std::size_t>(i1 - i0) * sizeof(T));
       else std::fill(v.data + i0, v.data + i1, value);
     });
