@@ -193,9 +193,10 @@ void for_each_cell(Index G, Index B, VectorView<T> d_gene_log_theta, Cell cell) 
                                   " has unsorted/out-of-range row indices or a negative/NaN count");
 }
 
-// One cell's head columns and gradient outputs, and the reference element on gene g: returns
-// log p and writes the weighted head gradients (and the cell's per-gene dispersion gradient
-// through set_dth). Zero = the x = 0 path.
+// One cell's head columns and gradient outputs. element(): the reference element on gene g,
+// returning log p and storing its gradients; store_grad(): gene g's head gradients (unweighted
+// in, weighted out), and the cell's per-gene dispersion gradient through set_dth. Zero = the
+// x = 0 path.
 template <Likelihood L, bool GeneTheta, bool Grad, class T>
 struct CellHeads {
   static constexpr bool kTheta = has_dispersion(L);
@@ -218,6 +219,14 @@ struct CellHeads {
         w(Grad ? cell_weight[b] : T(0)),
         G(G_) {}
 
+  template <class SetDth>
+  void store_grad(Index g, T d_mu, T d_theta, T d_pi, SetDth set_dth) const {
+    d[g] = w * d_mu;
+    if constexpr (kThetaHead) d[G + g] = w * d_theta;
+    if constexpr (kPi) d[kPiHead * G + g] = w * d_pi;
+    if constexpr (GeneTheta) set_dth(g, w * d_theta);
+  }
+
   template <bool Zero, class SetDth>
   T element(Index g, T x, SetDth set_dth) const {
     const T a_theta = kTheta ? h_theta[g] : T(0);
@@ -225,10 +234,7 @@ struct CellHeads {
     if constexpr (Grad) {
       T d_mu, d_theta = T(0), d_pi = T(0);
       const T lp = detail::element_log_prob_grad<L, Zero>(x, h_mu[g], a_theta, a_pi, d_mu, d_theta, d_pi);
-      d[g] = w * d_mu;
-      if constexpr (kThetaHead) d[G + g] = w * d_theta;
-      if constexpr (kPi) d[kPiHead * G + g] = w * d_pi;
-      if constexpr (GeneTheta) set_dth(g, w * d_theta);
+      store_grad(g, d_mu, d_theta, d_pi, set_dth);
       return lp;
     } else {
       return detail::element_log_prob<L, Zero>(x, h_mu[g], a_theta, a_pi);
@@ -301,12 +307,8 @@ void likelihood_pass_fast(MatrixView<const float> heads, VectorView<const float>
       for (Index k = 0; k < m; ++k) {
         const Index g = nz.gene[k];
         lp_buf[g] = nz.lp[k];
-        if constexpr (Grad) {
-          c.d[g] = c.w * nz.d_mu[k];
-          if constexpr (Cell::kThetaHead) c.d[G + g] = c.w * nz.d_theta[k];
-          if constexpr (Cell::kPi) c.d[Cell::kPiHead * G + g] = c.w * nz.d_pi[k];
-          if constexpr (GeneTheta) dth_buf[g] = c.w * nz.d_theta[k];
-        }
+        if constexpr (Grad)
+          c.store_grad(g, nz.d_mu[k], Cell::kTheta ? nz.d_theta[k] : 0.0f, Cell::kPi ? nz.d_pi[k] : 0.0f, set_dth);
       }
       if (nz_rare)
         for (Index k = 0; k < m; ++k)

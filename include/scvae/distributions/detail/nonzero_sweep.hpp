@@ -65,7 +65,7 @@ SCVAE_FAST_INLINE int nonzero_sweep_body(const NonzeroSweepArgs& a) {
 
 template <Likelihood L, bool Grad>
 struct NonzeroSweep {
-  static SCVAE_FAST_INLINE int run(const NonzeroSweepArgs& a) { return nonzero_sweep_body<L, Grad>(a); }
+  static SCVAE_ISA_BODY int run(const NonzeroSweepArgs& a) { return nonzero_sweep_body<L, Grad>(a); }
 };
 
 // At the width of isa (a CpuIsa; tests run each variant the CPU supports).

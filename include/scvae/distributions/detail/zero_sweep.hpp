@@ -65,7 +65,7 @@ SCVAE_FAST_INLINE int zero_sweep_body(const ZeroSweepArgs& a) {
 
 template <Likelihood L, bool GeneTheta, bool Grad>
 struct ZeroSweep {
-  static SCVAE_FAST_INLINE int run(const ZeroSweepArgs& a) { return zero_sweep_body<L, GeneTheta, Grad>(a); }
+  static SCVAE_ISA_BODY int run(const ZeroSweepArgs& a) { return zero_sweep_body<L, GeneTheta, Grad>(a); }
 };
 
 // At the width of isa (a CpuIsa; tests run each variant the CPU supports).
