@@ -74,6 +74,31 @@ const Shape kShapes[] = {
     {"threads over the inner dimension", 45, 67, 20011},
 };
 
+// A random sparse [G x N] count matrix (each entry non-zero with probability 0.07, values 1 to
+// max_count) as compressed lists along the outer index, entries in increasing inner order:
+// cell-major (CSC columns: outer = cell) or gene-major (outer = gene); X is its dense copy.
+struct SparseSample {
+  std::vector<std::int64_t> start{0};
+  std::vector<std::int32_t> inner;
+  std::vector<float> val;
+  Md X;
+};
+SparseSample random_sparse(Index G, Index N, int max_count, bool gene_major, Rng& rng) {
+  SparseSample s;
+  s.X = Md::Zero(G, N);
+  const Index n_outer = gene_major ? G : N, n_inner = gene_major ? N : G;
+  for (Index o = 0; o < n_outer; ++o) {
+    for (Index i = 0; i < n_inner; ++i)
+      if (rng.uniform() < 0.07) {
+        s.inner.push_back(std::int32_t(i));
+        s.val.push_back(float(1 + rng.below(max_count)));
+        (gene_major ? s.X(o, i) : s.X(i, o)) = s.val.back();
+      }
+    s.start.push_back(std::int64_t(s.inner.size()));
+  }
+  return s;
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("CpuBackend::gemm matches Eigen's double product in every regime", "[backend]", float, double) {
@@ -111,21 +136,9 @@ TEMPLATE_TEST_CASE("Sparse first layer: spmm and spmm_grad match dense products,
   // X [G x N] sparse (about 7% non-zero, as 10x data), W [M x G], dC [M x N].
   const Index G = 2003, N = 97, M = 250;
   Rng rng(5);
-  std::vector<std::int64_t> ptr{0};
-  std::vector<std::int32_t> idx;
-  std::vector<float> val;
-  Md X = Md::Zero(G, N);
-  for (Index n = 0; n < N; ++n) {
-    for (Index g = 0; g < G; ++g)
-      if (rng.uniform() < 0.07) {
-        const float v = float(1 + rng.below(20));
-        idx.push_back(std::int32_t(g));
-        val.push_back(v);
-        X(g, n) = v;
-      }
-    ptr.push_back(std::int64_t(idx.size()));
-  }
-  const CscView<float> x{ptr.data(), idx.data(), val.data(), G, N};
+  const SparseSample sx = random_sparse(G, N, 20, /*gene_major=*/false, rng);
+  const Md& X = sx.X;
+  const CscView<float> x{sx.start.data(), sx.inner.data(), sx.val.data(), G, N};
   Padded<T> w(M, G, 2, rng), dc(M, N, 4, rng);
   const Md W = w.dense(), dC = dc.dense();
 
@@ -173,20 +186,9 @@ TEMPLATE_TEST_CASE("Sparse kernels: every instruction-set variant the CPU runs m
   const Index G = 1009, N = 53, M = 250;
   Rng rng(9);
   // Gene-major entries built directly: gene g has cells in increasing order.
-  std::vector<std::int64_t> start{0};
-  std::vector<std::int32_t> cell;
-  std::vector<float> val;
-  Md X = Md::Zero(G, N);
-  for (Index g = 0; g < G; ++g) {
-    for (Index n = 0; n < N; ++n)
-      if (rng.uniform() < 0.07) {
-        cell.push_back(std::int32_t(n));
-        val.push_back(float(1 + rng.below(9)));
-        X(g, n) = val.back();
-      }
-    start.push_back(std::int64_t(cell.size()));
-  }
-  const detail::GeneMajorView gm{start.data(), cell.data(), val.data()};
+  const SparseSample sx = random_sparse(G, N, 9, /*gene_major=*/true, rng);
+  const Md& X = sx.X;
+  const detail::GeneMajorView gm{sx.start.data(), sx.inner.data(), sx.val.data()};
   Padded<T> w(M, G, 2, rng), dc(M, N, 3, rng);
   const Md refY = 0.5 * w.dense() * X, boundY = 0.5 * w.dense().cwiseAbs() * X;
   const Md refW = 0.5 * dc.dense() * X.transpose(), boundW = 0.5 * dc.dense().cwiseAbs() * X.transpose();
