@@ -11,6 +11,7 @@
 
 #include <scvae/backend/cpu.hpp>
 #include <scvae/backend/detail/sparse_kernels.hpp>
+#include <scvae/data/csr_matrix.hpp>
 
 using namespace scvae;
 using B = CpuBackend;
@@ -229,4 +230,44 @@ TEMPLATE_TEST_CASE("CpuBackend::fill: zeros (memset path), negative zero and oth
   }
   B::fill<T>(VectorView<T>(nullptr, 0), T(0));  // an empty view: nothing to do (no memset of null)
   B::set_threads(2);
+}
+
+TEST_CASE("gather_batch: [genes x batch] CSC of the chosen rows, library sizes, log1p input rounded once", "[backend][data]") {
+  // Row 1 holds the small integers the table serves (0 stored explicitly, 1, 2, 255), the first
+  // values past it (256, 1e6), non-integers (0.5, 255.5) and a NaN; row 0 is empty.
+  CsrMatrix m;
+  m.n_rows = 3;
+  m.n_cols = 20;
+  m.indptr = {0, 0, 9, 11};
+  m.indices = {0, 1, 2, 3, 4, 5, 6, 7, 8, 4, 19};
+  m.values = {0.f, 1.f, 2.f, 255.f, 256.f, 1e6f, 0.5f, 255.5f, std::nanf(""), 3.f, 7.f};
+  const std::vector<Index> rows = {2, 0, 1, 2};  // repeats and an empty row
+  CscBatch b;
+  gather_batch(m, rows.data(), Index(rows.size()), InputTransform::log1p, b);
+  CHECK(b.rows == 20);
+  CHECK(b.cols == 4);
+  CHECK(b.ptr == std::vector<std::int64_t>{0, 2, 2, 11, 13});
+  CHECK(b.idx == std::vector<std::int32_t>{4, 19, 0, 1, 2, 3, 4, 5, 6, 7, 8, 4, 19});
+  CHECK(b.library[0] == 10.f);
+  CHECK(b.library[1] == 0.f);
+  CHECK(std::isnan(b.library[2]));  // the NaN is not hidden (the likelihood pass reports it)
+  for (std::size_t k = 0; k < b.counts.size(); ++k) {
+    const float v = b.counts[k];
+    CAPTURE(k, v);
+    // Exactly float(log1p(double(v))), the expression the device gather evaluates
+    // (backend/cuda/device_data.cuh).
+    const float ref = static_cast<float>(std::log1p(static_cast<double>(v)));
+    if (std::isnan(v)) CHECK(std::isnan(b.input[k]));
+    else CHECK(b.input[k] == ref);
+  }
+  // Every table entry, and the table against glibc's float log1p (within its last bit).
+  const float* t = detail::log1p_count_table();
+  for (int i = 0; i < 256; ++i) {
+    CAPTURE(i);
+    CHECK(detail::log1p_count(float(i), t) == static_cast<float>(std::log1p(double(i))));
+    CHECK(std::fabs(t[i] - std::log1p(float(i))) <= 1.2e-7f * std::log1p(float(i)));
+  }
+  gather_batch(m, rows.data(), Index(rows.size()), InputTransform::none, b);
+  CHECK(b.input[3] == 1.f);
+  CHECK(b.input[7] == 1e6f);
 }

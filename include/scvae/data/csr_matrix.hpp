@@ -2,6 +2,7 @@
 // Compressed sparse row count matrix: cells x genes, with names. The data set is never held
 // dense: minibatches are gathered into a CscBatch ([genes x batch] CSC = the selected CSR rows).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <functional>
 #include <cstdint>
@@ -83,6 +84,28 @@ inline std::int64_t max_batch_nnz(const CsrMatrix& m, Index batch) {
 
 enum class InputTransform { none, log1p };
 
+namespace detail {
+// The encoder input log1p(count), rounded once from double: float(log1p(double(v))). The small
+// integers that make up most of 10x data come from a table (glibc's log1pf took 0.4 ms of a
+// 58 ms NB training step), anything else from double log1p. The device gather computes the same
+// expression (backend/cuda/device_data.cuh), so both backends feed the encoder the same bits.
+inline const float* log1p_count_table() {  // [256]: float(log1p(double(i)))
+  static const auto table = [] {
+    std::array<float, 256> t{};
+    for (int i = 0; i < 256; ++i) t[static_cast<std::size_t>(i)] = static_cast<float>(std::log1p(static_cast<double>(i)));
+    return t;
+  }();
+  return table.data();
+}
+inline float log1p_count(float v, const float* table /* log1p_count_table() */) {
+  if (v >= 0.f && v < 256.f) {
+    const int i = static_cast<int>(v);
+    if (static_cast<float>(i) == v) return table[i];
+  }
+  return static_cast<float>(std::log1p(static_cast<double>(v)));  // NaN stays NaN, -1 gives -inf
+}
+}  // namespace detail
+
 // Gathers rows `rows[0..n)` of `m` into `out` as [genes x n] CSC.
 inline void gather_batch(const CsrMatrix& m, const Index* rows, Index n, InputTransform tf, CscBatch& out) {
   out.rows = m.n_cols;
@@ -96,6 +119,7 @@ inline void gather_batch(const CsrMatrix& m, const Index* rows, Index n, InputTr
   out.library.resize(n);
   std::int64_t k = 0;
   out.ptr[0] = 0;
+  const float* log1p_table = detail::log1p_count_table();
   for (Index j = 0; j < n; ++j) {
     const Index r = rows[j];
     float lib = 0.f;
@@ -103,7 +127,7 @@ inline void gather_batch(const CsrMatrix& m, const Index* rows, Index n, InputTr
       const float v = m.values[s];
       out.idx[k] = m.indices[s];
       out.counts[k] = v;
-      out.input[k] = tf == InputTransform::log1p ? std::log1p(v) : v;
+      out.input[k] = tf == InputTransform::log1p ? detail::log1p_count(v, log1p_table) : v;
       lib += v;
     }
     out.ptr[j + 1] = k;

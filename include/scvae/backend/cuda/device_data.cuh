@@ -4,8 +4,10 @@
 // CSC batch (DeviceBatch: raw counts and the transformed encoder input, same sparsity), whose
 // views hold device pointers and go straight into Vae / Gmvae. Per batch only the row ids and
 // the batch's column offsets (computed on the host from the CSR offsets kept there) cross PCIe.
-// The result is what gather_batch() (data/csr_matrix.hpp) builds on the host, element for element
-// (the log1p input up to the last-bit rounding of the device log1pf).
+// The result is what gather_batch() (data/csr_matrix.hpp) builds on the host, element for element:
+// the log1p input is float(log1p(double(count))) on both (the host reads small integers from a
+// table of that expression), so the two agree bit for bit but for the rare double result within
+// an ulp of a float rounding boundary where the two libraries' double log1p differ.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -32,7 +34,7 @@ __global__ void gather_kernel(const std::int64_t* __restrict__ indptr, const std
     const float v = values[src + t];
     idx[dst + t] = indices[src + t];
     counts[dst + t] = v;
-    input[dst + t] = log1p_input ? log1pf(v) : v;
+    input[dst + t] = log1p_input ? static_cast<float>(log1p(static_cast<double>(v))) : v;
     lib += v;
   }
   lib = block_sum(lib, smem);
