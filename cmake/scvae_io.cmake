@@ -26,9 +26,10 @@ if(ZLIB_FOUND AND HDF5_FOUND)
     # find_dependency(ZLIB) and find_dependency(HDF5 COMPONENTS C).
     install(TARGETS scvae_io EXPORT scvaeTargets)
   endif()
-elseif(SCVAE_BUILD_TESTS OR SCVAE_BUILD_BENCHMARKS OR SCVAE_BUILD_FUZZERS)
+elseif(SCVAE_IO_REQUIRED AND (SCVAE_BUILD_TESTS OR SCVAE_BUILD_BENCHMARKS OR SCVAE_BUILD_FUZZERS))
   message(FATAL_ERROR "scvae: zlib and the HDF5 C library are needed for the data readers and their "
-                      "tests (run scripts/setup.sh, or configure with -DSCVAE_BUILD_TESTS=OFF)")
+                      "tests (run scripts/setup.sh, or configure with -DSCVAE_BUILD_TESTS=OFF, or with "
+                      "-DSCVAE_IO_REQUIRED=OFF to skip what reads files)")
 else()
   message(STATUS "scvae: zlib or HDF5 not found, scvae::io (data readers) is not available")
 endif()
