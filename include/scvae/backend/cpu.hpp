@@ -22,6 +22,7 @@ extern "C" void openblas_set_num_threads(int) __attribute__((weak));  // OpenBLA
 #endif
 
 #include "../core/error.hpp"
+#include "detail/adam_kernel.hpp"
 #include "detail/sparse_kernels.hpp"
 #include "../core/random.hpp"
 #include "../core/view.hpp"
@@ -569,34 +570,27 @@ struct CpuBackend {
   //   clip(grad_scale * g, [-clip, clip]) (+ weight_decay * p unless decoupled),
   // so global-norm clipping (grad_scale < 1) and element-wise clipping (clip > 0; 0 = off) cost
   // no pass of their own and g itself is left as computed. weight_decay is added to the gradient
-  // (L2, as torch.optim.Adam) unless decoupled (AdamW). One pass over p, g, m, v: blocks of 2048
-  // elements go through Eigen array expressions (vectorised sqrt and division) while they sit in
-  // L1/L2, so the statements per block cost one trip to memory.
+  // (L2, as torch.optim.Adam) unless decoupled (AdamW). One pass over p, g, m, v, in float at the
+  // CPU's vector width (detail/adam_kernel.hpp).
   template <class T>
   static void adam_step(VectorView<T> p, VectorView<const T> g, VectorView<T> m, VectorView<T> v, T lr, T beta1,
                         T beta2, T eps, T weight_decay, bool decoupled, long step, T grad_scale = T(1),
                         T clip = T(0)) {
+    detail::AdamCoeffs<T> c;
     const T bc1 = T(1) - std::pow(beta1, T(step));
     const T bc2 = T(1) - std::pow(beta2, T(step));
-    const T step_size = lr / bc1;
-    const T inv_sqrt_bc2 = T(1) / std::sqrt(bc2);
-    const T l2 = decoupled ? T(0) : weight_decay, wd_dec = decoupled ? lr * weight_decay : T(0);
-    using Arr = Eigen::Array<T, Eigen::Dynamic, 1>;
+    c.step_size = lr / bc1;
+    c.inv_sqrt_bc2 = T(1) / std::sqrt(bc2);
+    c.eps = eps;
+    c.beta1 = beta1;
+    c.beta2 = beta2;
+    c.grad_scale = grad_scale;
+    c.clip = clip;
+    c.l2 = decoupled ? T(0) : weight_decay;
+    c.wd_dec = decoupled ? lr * weight_decay : T(0);
+    const int isa = detail::cpu_isa();
     for_ranges(p.size, [&](Index i0, Index i1) {
-      constexpr Index kBlock = 2048;
-      alignas(64) T g_eff[kBlock];  // this block's effective gradient (stays in L1)
-      for (Index b0 = i0; b0 < i1; b0 += kBlock) {
-        const Index n = std::min(kBlock, i1 - b0);
-        Eigen::Map<Arr> P(p.data + b0, n), M(m.data + b0, n), V(v.data + b0, n), Ge(g_eff, n);
-        Eigen::Map<const Arr> Gr(g.data + b0, n);
-        if (clip > T(0)) Ge = (grad_scale * Gr).max(-clip).min(clip);
-        else Ge = grad_scale * Gr;
-        if (l2 != T(0)) Ge += l2 * P;
-        M = beta1 * M + (T(1) - beta1) * Ge;
-        V = beta2 * V + (T(1) - beta2) * Ge.square();
-        if (wd_dec != T(0)) P -= step_size * M / (V.sqrt() * inv_sqrt_bc2 + eps) + wd_dec * P;
-        else P -= step_size * M / (V.sqrt() * inv_sqrt_bc2 + eps);
-      }
+      detail::adam_range<T>(isa, p.data + i0, g.data + i0, m.data + i0, v.data + i0, i1 - i0, c);
     });
   }
 

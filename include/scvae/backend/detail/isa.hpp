@@ -3,8 +3,9 @@
 //
 // A header-only library is compiled with its consumer's flags, usually the distribution's
 // default (x86-64: SSE2, 4 floats a vector, no FMA). The loops that dominate a training step
-// beside the GEMMs (the likelihood pass's two sweeps, the sparse first layer) are therefore
-// also compiled for AVX2+FMA and AVX-512 through function target attributes, and the widest
+// beside the GEMMs (the likelihood pass's two sweeps, the sparse first layer; Adam's update,
+// written with intrinsics in detail/adam_kernel.hpp) are therefore also compiled for AVX2+FMA
+// and AVX-512 through function target attributes, and the widest
 // variant the CPU runs is chosen once (docs/performance.md has the measured gains). On other
 // architectures or compilers, under nvcc, when the consumer already targets AVX-512, or with
 // SCVAE_NO_DISPATCH, only the plain variant exists.
@@ -13,6 +14,10 @@
 // calls one of three wrappers, each compiling Body::run (and the always-inline helpers it calls)
 // at its width. Variants differ only in rounding (FMA contraction); a machine always takes the
 // same one, so results stay reproducible run to run.
+//
+// Check a new body's variants in the binary (objdump: zmm / ymm registers), not only a -march
+// build: GCC 12 vectorised the x > 0 sweep under -march=native but left its AVX2 and AVX-512
+// variants scalar because of an `omp simd reduction` clause (detail/nonzero_sweep.hpp).
 
 #include <cstdlib>
 #include <string>
