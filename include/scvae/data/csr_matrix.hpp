@@ -87,8 +87,9 @@ enum class InputTransform { none, log1p };
 namespace detail {
 // The encoder input log1p(count), rounded once from double: float(log1p(double(v))). The small
 // integers that make up most of 10x data come from a table (gathering an NB batch took 0.95 ms
-// with glibc's log1pf, 0.18 ms with it), anything else from double log1p. The device gather computes the same
-// expression (backend/cuda/device_data.cuh), so both backends feed the encoder the same bits.
+// with glibc's log1pf, 0.18 ms with it), anything else from double log1p. The device gather
+// computes the same expression (backend/cuda/device_data.cuh), so both backends feed the
+// encoder the same bits.
 inline const float* log1p_count_table() {  // [256]: float(log1p(double(i)))
   static const auto table = [] {
     std::array<float, 256> t{};
