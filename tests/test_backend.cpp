@@ -180,6 +180,50 @@ TEMPLATE_TEST_CASE("Sparse first layer: spmm and spmm_grad match dense products,
   CHECK((c.dense() - ref).cwiseAbs().maxCoeff() <= tol * (W.cwiseAbs() * X.middleCols(30, 40)).maxCoeff());
 }
 
+TEST_CASE("Sparse first layer: a batch rewritten in the same buffers is not mistaken for the last one", "[backend]") {
+  // gene_major() keeps the gene-major copy of the last batch for the next call (spmm, then
+  // spmm_grad on the same batch); batches reuse their buffers, so it must compare contents.
+  const Index G = 501, N = 23, M = 16;
+  Rng rng(9);
+  const SparseSample original = random_sparse(G, N, 20, /*gene_major=*/false, rng);
+  Padded<float> w(M, G, 0, rng);
+  const Md W = w.dense();
+  for (int threads : {1, 2}) {
+    B::set_threads(threads);
+    SparseSample sx = original;  // the buffers every check reads
+    const CscView<float> x{sx.start.data(), sx.inner.data(), sx.val.data(), G, N};
+    auto check = [&](const char* what) {
+      INFO(what << ", " << threads << " thread(s)");
+      Md X = Md::Zero(G, N);
+      for (Index n = 0; n < N; ++n)
+        for (auto k = sx.start[std::size_t(n)]; k < sx.start[std::size_t(n) + 1]; ++k)
+          X(sx.inner[std::size_t(k)], n) = sx.val[std::size_t(k)];
+      Padded<float> c(M, N, 0, rng);
+      B::spmm<float>(1.0f, w.cview(), x, 0.0f, c.view());
+      CHECK((c.dense() - W * X).cwiseAbs().maxCoeff() < 1e-4);
+      Md dW = Md::Zero(M, G);
+      std::vector<float> dw(std::size_t(M * G), 0.0f);
+      B::spmm_grad<float>(1.0f, c.cview(), x, MatrixView<float>(dw.data(), M, G));
+      const Md ref = c.dense() * X.transpose();
+      double err = 0;
+      for (Index g = 0; g < G; ++g)
+        for (Index i = 0; i < M; ++i) err = std::max(err, std::fabs(double(dw[std::size_t(i + g * M)]) - ref(i, g)));
+      CHECK(err < 1e-3);
+    };
+    check("first batch");
+    check("the same batch again (kept copy)");
+    sx.val[3] += 2.0f;
+    check("one value changed");
+    const std::size_t last = std::size_t(sx.start[1] - 1);  // cell 0's last entry
+    REQUIRE(sx.inner[last] < G - 1);
+    sx.inner[last] = std::int32_t(G - 1);  // still increasing within the cell
+    check("one row index moved");
+    std::swap(sx.val[0], sx.val[1]);
+    check("two values swapped");
+  }
+  B::set_threads(2);
+}
+
 TEMPLATE_TEST_CASE("Sparse kernels: every instruction-set variant the CPU runs matches the dense product", "[backend]",
                    float, double) {
   using T = TestType;

@@ -240,15 +240,37 @@ struct CpuBackend {
     std::vector<std::int64_t> start;  // [G + 1]: entries of gene g are start[g] .. start[g+1]-1
     std::vector<std::int32_t> cell;   // [nnz] column (cell) of each entry, increasing per gene
     std::vector<float> val;           // [nnz]
+    // The batch this was built from, element for element: the forward pass (spmm) and the
+    // weight gradient (spmm_grad) see the same batch, and batches reuse their buffers, so
+    // pointers cannot tell one batch from the next; comparing the contents (~50 us for 185k
+    // non-zeros) saves rebuilding (~0.3 to 0.6 ms, serial) for the second call.
+    Index rows = -1;
+    std::vector<std::int64_t> key_ptr;  // [cols + 1], relative to ptr[0]
+    std::vector<std::int32_t> key_idx;  // [nnz]
+    std::vector<float> key_val;         // [nnz]
+    bool holds(CscView<float> x) const {
+      const std::int64_t base = x.cols > 0 ? x.ptr[0] : 0, nnz = x.nnz();
+      if (rows != x.rows || static_cast<Index>(key_ptr.size()) != x.cols + 1 ||
+          static_cast<std::int64_t>(key_idx.size()) != nnz)
+        return false;
+      for (Index n = 0; n <= x.cols; ++n)
+        if (key_ptr[static_cast<std::size_t>(n)] != (x.cols > 0 ? x.ptr[n] - base : 0)) return false;
+      const std::size_t bytes = static_cast<std::size_t>(nnz);
+      return bytes == 0 || (std::memcmp(key_idx.data(), x.idx + base, bytes * sizeof(std::int32_t)) == 0 &&
+                            std::memcmp(key_val.data(), x.val + base, bytes * sizeof(float)) == 0);
+    }
   };
   static const GeneMajor& gene_major(CscView<float> x) {
     thread_local GeneMajor gm;  // grown once, reused: no allocation per step
+    if (gm.holds(x)) return gm;
     const Index G = x.rows;
     const std::int64_t base = x.cols > 0 ? x.ptr[0] : 0, nnz = x.nnz();
     gm.start.assign(static_cast<std::size_t>(G + 1), 0);
     if (static_cast<std::int64_t>(gm.cell.size()) < nnz) {  // headroom: batches differ in nnz
       gm.cell.resize(static_cast<std::size_t>(nnz + nnz / 2));
       gm.val.resize(static_cast<std::size_t>(nnz + nnz / 2));
+      gm.key_idx.reserve(static_cast<std::size_t>(nnz + nnz / 2));
+      gm.key_val.reserve(static_cast<std::size_t>(nnz + nnz / 2));
     }
     for (std::int64_t k = base; k < base + nnz; ++k) ++gm.start[x.idx[k] + 1];
     for (Index g = 0; g < G; ++g) gm.start[g + 1] += gm.start[g];
@@ -261,6 +283,11 @@ struct CpuBackend {
       }
     for (Index g = G; g > 0; --g) gm.start[g] = gm.start[g - 1];
     gm.start[0] = 0;
+    gm.rows = x.rows;
+    gm.key_ptr.resize(static_cast<std::size_t>(x.cols + 1));
+    for (Index n = 0; n <= x.cols; ++n) gm.key_ptr[static_cast<std::size_t>(n)] = x.cols > 0 ? x.ptr[n] - base : 0;
+    gm.key_idx.assign(x.idx + base, x.idx + base + nnz);
+    gm.key_val.assign(x.val + base, x.val + base + nnz);
     return gm;
   }
   // Gene range of thread t of T_: balanced by non-zeros, fixed for a given batch and T_.
