@@ -153,6 +153,33 @@ TEST_CASE("Adam's float sweep: every instruction-set variant the CPU runs matche
   }
 }
 
+TEST_CASE("The gradient norm's pass: every instruction-set variant sums the squares in double", "[optim]") {
+  std::vector<int> isas = {int(detail::isa_default)};
+#if SCVAE_ISA_DISPATCH
+  for (int isa : {1, 2})
+    if (detail::cpu_supports_isa(isa)) isas.push_back(isa);
+    else WARN("CPU lacks ISA level " << isa << ": that variant of the norm pass is not checked here");
+#endif
+  for (Index n : {Index(0), Index(1), Index(15), Index(17), Index(100003)}) {
+    Rng rng(5);
+    std::vector<float> x(std::size_t(n) + 1);
+    for (auto& e : x) e = float(rng.normal() * 10);
+    long double ref = 0;
+    for (Index i = 0; i < n; ++i) ref += (long double)x[i] * (long double)x[i];
+    for (int isa : isas) {
+      CAPTURE(n, isa);
+      const double s = detail::sum_squares_range<float>(isa, x.data(), n);
+      CHECK(std::fabs(s - double(ref)) <= 1e-13 * double(ref) + 1e-300);  // products exact in double
+    }
+  }
+  // Non-finite in, non-finite out (the norm is the trainer's divergence check).
+  std::vector<float> y(33, 1.0f);
+  y[31] = std::numeric_limits<float>::infinity();
+  for (int isa : isas) CHECK(!std::isfinite(detail::sum_squares_range<float>(isa, y.data(), 33)));
+  y[31] = std::numeric_limits<float>::quiet_NaN();
+  for (int isa : isas) CHECK(std::isnan(detail::sum_squares_range<float>(isa, y.data(), 33)));
+}
+
 TEST_CASE("Adam in float follows the double reference", "[optim]") {
   const Index n = 4099;
   AdamOptions o;

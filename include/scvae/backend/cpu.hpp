@@ -555,14 +555,9 @@ struct CpuBackend {
   }
   template <class T>
   static double sum_squares(VectorView<const T> v) {
+    const int isa = detail::cpu_isa();  // detail/adam_kernel.hpp
     return reduce_ranges<double>(v.size, [&](Index i0, Index i1) {
-      const T* x = v.data;  // (through the captured view, GCC vectorises with gathers)
-      double s = 0;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : s)
-#endif
-      for (Index i = i0; i < i1; ++i) s += double(x[i]) * double(x[i]);
-      return s;
+      return detail::sum_squares_range<T>(isa, v.data + i0, i1 - i0);
     });
   }
   // x * 0 is 0 for finite x and NaN for +-inf and NaN: one branch-free vectorised sweep.
