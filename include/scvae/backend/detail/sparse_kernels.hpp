@@ -11,7 +11,15 @@
 #include "../../core/view.hpp"
 #include "isa.hpp"
 
-#if defined(__x86_64__) || defined(__i386__)
+// The float AVX-512 weight-gradient kernel below (spmm_grad_genes_avx512) exists where the
+// run-time dispatch has an AVX-512 variant, or where the consumer's own flags target AVX-512
+// (then no dispatch exists and it is always used for float).
+#if SCVAE_ISA_DISPATCH
+#define SCVAE_SPARSE_AVX512 SCVAE_TARGET_AVX512
+#elif defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
+#define SCVAE_SPARSE_AVX512
+#endif
+#ifdef SCVAE_SPARSE_AVX512
 #include <immintrin.h>
 #endif
 
@@ -84,13 +92,6 @@ struct SpmmGradGenes {
 // reads of dc come from L2 either way). Same terms in the same order and the same FMA as that
 // loop's AVX-512 variant. Explicit registers, not an array: GCC 12 kept an array of __m512 in
 // registers but also stored it to the stack on every entry, which is the cost removed here.
-// Built where the run-time dispatch has an AVX-512 variant, or where the consumer's own flags
-// target AVX-512 (then no dispatch exists and this is always used for float).
-#if SCVAE_ISA_DISPATCH
-#define SCVAE_SPARSE_AVX512 SCVAE_TARGET_AVX512
-#elif defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
-#define SCVAE_SPARSE_AVX512
-#endif
 #ifdef SCVAE_SPARSE_AVX512
 #define SCVAE_SPARSE_R16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
 #if defined(__GNUC__) && !defined(__clang__)
