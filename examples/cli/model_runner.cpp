@@ -77,7 +77,7 @@ scvae::TrainOptions make_train_options(const FitSettings& fit, bool mixture, con
 
 void check_device(const ModelSpec& spec, const FitSettings& fit) {
 #ifdef SCVAE_CLI_HAS_CUDA
-  if (fit.device == "cuda") check_cuda_fit(spec, fit);
+  if (fit.device == "cuda") require_cuda_device();
 #endif
   (void)spec;
   (void)fit;

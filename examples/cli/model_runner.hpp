@@ -69,11 +69,11 @@ scvae::TrainOptions make_train_options(const FitSettings& fit, bool mixture, con
 // Converts a trainer's result.
 FitResult make_fit_result(const scvae::TrainResult& r, double seconds, Progress* progress);
 
-// Refuses a fit the device cannot run (no GPU, an option it lacks), before any output exists.
+// Refuses a fit the device cannot run (no usable GPU), before any output exists.
 void check_device(const ModelSpec& spec, const FitSettings& fit);
 
 #ifdef SCVAE_CLI_HAS_CUDA
-void check_cuda_fit(const ModelSpec& spec, const FitSettings& fit);
+void require_cuda_device();  // UsageError naming why no GPU can be used
 // fit_model on the GPU (model_runner_cuda.cu): CudaBackend models, the data uploaded once.
 FitResult fit_model_cuda(const ModelSpec& spec, const FitSettings& fit, const Dataset& data,
                          const EpochCallback& on_epoch, Progress* progress);

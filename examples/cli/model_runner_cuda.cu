@@ -21,15 +21,6 @@ namespace {
 using CudaVae = scvae::Vae<scvae::CudaBackend, float>;
 using CudaGmvae = scvae::Gmvae<scvae::CudaBackend, float>;
 
-// A clear message instead of the first failing CUDA call deep inside the model's constructor.
-void require_device() {
-  int n = 0;
-  const cudaError_t e = cudaGetDeviceCount(&n);
-  if (e != cudaSuccess || n == 0)
-    throw UsageError(std::string("--device cuda: no usable CUDA device (") +
-                     (e != cudaSuccess ? cudaGetErrorString(e) : "no device found") + "); use --device cpu");
-}
-
 template <class Model>
 FitResult fit_cuda_impl(const typename Model::Config& cfg, const FitSettings& fit, const Dataset& data,
                         const EpochCallback& on_epoch, Progress* progress) {
@@ -44,16 +35,18 @@ FitResult fit_cuda_impl(const typename Model::Config& cfg, const FitSettings& fi
 
 }  // namespace
 
-void check_cuda_fit(const ModelSpec& spec, const FitSettings& fit) {
-  if (spec.kind == "gmvae" && fit.mixture_init > 0)
-    throw UsageError("--mixture-init: not available with --device cuda yet (the mixture re-initialisation gathers "
-                     "host batches); pass --mixture-init 0 or use --device cpu");
-  require_device();
+// A clear message instead of the first failing CUDA call deep inside the model's constructor.
+void require_cuda_device() {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess || n == 0)
+    throw UsageError(std::string("--device cuda: no usable CUDA device (") +
+                     (e != cudaSuccess ? cudaGetErrorString(e) : "no device found") + "); use --device cpu");
 }
 
 FitResult fit_model_cuda(const ModelSpec& spec, const FitSettings& fit, const Dataset& data,
                          const EpochCallback& on_epoch, Progress* progress) {
-  check_cuda_fit(spec, fit);
+  require_cuda_device();
   if (spec.kind == "vae")
     return fit_cuda_impl<CudaVae>(vae_config(spec, data.counts.n_cols), fit, data, on_epoch, progress);
   return fit_cuda_impl<CudaGmvae>(gmvae_config(spec, data.counts.n_cols), fit, data, on_epoch, progress);

@@ -69,8 +69,7 @@ void finish_training_flags(TrainingFlags& f, bool grid_search) {
     if (f.kl_warmup->count() == 0 && !grid_search) f.fit.kl_warmup = kBuiltinKlWarmup;
     if (f.epochs->count() == 0 && !grid_search) f.fit.epochs = kBuiltinEpochs;
     if (f.components->count() == 0) f.model.components = kBuiltinComponents;
-    // (The GPU trainer has no mixture re-initialisation yet: off there unless asked for.)
-    if (f.mixture_init->count() == 0 && !grid_search) f.fit.mixture_init = f.device == "cuda" ? 0 : kBuiltinMixtureInit;
+    if (f.mixture_init->count() == 0 && !grid_search) f.fit.mixture_init = kBuiltinMixtureInit;
     if (!grid_search && f.hidden->count() == 0) f.hidden_text = kBuiltinHidden;
     if (!grid_search && f.latent->count() == 0) f.model.latent = kBuiltinLatent;
   }

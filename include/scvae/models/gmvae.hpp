@@ -294,17 +294,28 @@ class Gmvae {
   // each cluster's centroid and per-dimension variance, and q(y|x) is reset to uniform. Training
   // then assigns cells to the nearest component instead of staying in a merge/split local
   // optimum. Returns the k-means assignment of `rows`. Reset the optimiser's moments after this.
+  // Host batches: for models on a backend that reads host memory (the CPU).
   KMeansResult init_mixture_from_data(const CsrMatrix& data, const std::vector<Index>& rows, std::uint64_t seed) {
+    CscBatch batch;
+    return init_mixture(rows, seed, [&](const Index* r, Index n) {
+      gather_batch(data, r, n, cfg_.input_transform, batch);
+      return batch.input_view();
+    });
+  }
+  // The same from any batch source: gather(rows, n) gathers those n <= max_batch() rows with this
+  // model's input transform and returns the encoder input, in this backend's memory (a
+  // cuda::DeviceBatch's input_view() on the GPU); the view must stay valid until the next call.
+  template <class Gather>
+  KMeansResult init_mixture(const std::vector<Index>& rows, std::uint64_t seed, Gather&& gather) {
     const Index K = cfg_.components, Z = cfg_.latent;
     SCVAE_CHECK(static_cast<Index>(rows.size()) >= K, "Gmvae.init_mixture_from_data: fewer cells than components");
     B::template fill<T>(arena_.param(component_weight_), T(0));
     Eigen::MatrixXd latent(Z, static_cast<Index>(rows.size()));
     std::vector<double> comp(static_cast<std::size_t>(Z * K * max_batch_));
-    CscBatch batch;
     for (std::size_t s = 0; s < rows.size(); s += static_cast<std::size_t>(max_batch_)) {
       const Index n = std::min<Index>(max_batch_, static_cast<Index>(rows.size() - s));
-      gather_batch(data, rows.data() + s, n, cfg_.input_transform, batch);
-      encode(batch.input_view(), nullptr, nullptr, comp.data());
+      const CscView<float> input = gather(rows.data() + s, n);
+      encode(input, nullptr, nullptr, comp.data());
       // with W_k = 0 every component gives the same mean: take component 0's
       for (Index j = 0; j < n; ++j)
         for (Index i = 0; i < Z; ++i) latent(i, static_cast<Index>(s) + j) = comp[i + j * Z];

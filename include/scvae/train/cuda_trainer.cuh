@@ -20,7 +20,6 @@ namespace cuda {
 struct DeviceBatches {
   using Batch = DeviceBatch;
   static constexpr const char* kName = "CudaTrainer";  // in error messages
-  static constexpr bool kMixtureInit = false;          // Gmvae::init_mixture_from_data gathers host batches
   const DeviceCsr& device;
   Index rows() const { return device.rows(); }
   Index cols() const { return device.cols(); }

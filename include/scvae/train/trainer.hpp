@@ -49,7 +49,7 @@ struct TrainOptions {
   std::string checkpoint_dir;     // if set: last.ckpt every epoch, best.ckpt at best validation ELBO
   int early_stopping_patience = 0;  // stop after this many epochs without a better validation ELBO; 0 = off
   // Mixture models only (Gmvae): after this many epochs, re-initialise the mixture from k-means
-  // on the latent means of the training cells (Gmvae::init_mixture_from_data) and reset Adam's
+  // on the latent means of the training cells (Gmvae::init_mixture) and reset Adam's
   // moments. 0 = off.
   int mixture_init_epochs = 0;
   std::function<void(const EpochMetrics&)> on_epoch;
@@ -88,7 +88,6 @@ inline std::vector<Index> all_rows(const CsrMatrix& m) {
 struct HostBatches {
   using Batch = CscBatch;
   static constexpr const char* kName = "Trainer";   // in error messages
-  static constexpr bool kMixtureInit = true;        // Gmvae::init_mixture_from_data gathers host batches
   const CsrMatrix& data;
   Index rows() const { return data.n_rows; }
   Index cols() const { return data.n_cols; }
@@ -119,9 +118,6 @@ class TrainerCore {
     SCVAE_CHECK(!train_rows.empty(), std::string(Source::kName) + ": no training cells");
     SCVAE_CHECK(opt_.batch_size <= model_.max_batch(),
                 std::string(Source::kName) + ": batch_size exceeds the model's max_batch");
-    if constexpr (!Source::kMixtureInit)
-      SCVAE_CHECK(opt_.mixture_init_epochs == 0,
-                  std::string(Source::kName) + ": mixture_init_epochs is not supported on the GPU yet");
     check_rows(src, train_rows, "training");
     check_rows(src, validation_rows, "validation");
     const Index bs = std::min<Index>(opt_.batch_size, static_cast<Index>(train_rows.size()));
@@ -176,8 +172,7 @@ class TrainerCore {
       }
       ++epochs_done_;
       res.history.push_back(m);
-      if constexpr (Source::kMixtureInit)
-        if (opt_.mixture_init_epochs > 0 && epochs_done_ == opt_.mixture_init_epochs) reinit_mixture(data, train_rows);
+      if (opt_.mixture_init_epochs > 0 && epochs_done_ == opt_.mixture_init_epochs) reinit_mixture(src, train_rows);
       const double score = m.has_validation ? m.validation.elbo : m.train.elbo;
       const bool best = score > res.best_validation_elbo;
       if (best) {
@@ -218,16 +213,23 @@ class TrainerCore {
   }
 
  private:
+  using GatherInput = CscView<float> (*)(const Index*, Index);
   template <class M>
-  static auto has_mixture_init(int) -> decltype(std::declval<M&>().init_mixture_from_data(
-                                                    std::declval<const CsrMatrix&>(), std::declval<const std::vector<Index>&>(), 0),
-                                                std::true_type{});
+  static auto has_mixture_init(int)
+      -> decltype(std::declval<M&>().init_mixture(std::declval<const std::vector<Index>&>(), 0, GatherInput{}),
+                  std::true_type{});
   template <class M>
   static std::false_type has_mixture_init(...);
 
-  void reinit_mixture(const CsrMatrix& data, const std::vector<Index>& rows) {
+  // Between epochs: the training batch's buffers are free, so the gathers reuse them (on the
+  // device for CudaTrainer: nothing but the latent means crosses PCIe).
+  void reinit_mixture(const Source& src, const std::vector<Index>& rows) {
     if constexpr (decltype(has_mixture_init<Model>(0))::value) {
-      model_.init_mixture_from_data(data, rows, opt_.seed ^ 0x4b4d45414e53ULL);
+      const InputTransform tf = model_.config().input_transform;
+      model_.init_mixture(rows, opt_.seed ^ 0x4b4d45414e53ULL, [&](const Index* r, Index n) {
+        src.gather(batch_, r, n, tf);
+        return batch_.input_view();
+      });
       adam_.reset();
     } else {
       throw InputError("scvae: TrainOptions.mixture_init_epochs is set but this model has no mixture");
