@@ -52,6 +52,24 @@ bool close(double ref, double got, double atol, double rtol, const char* what) {
   return ok;
 }
 
+// Per parameter slot: ||gpu - cpu|| / ||cpu|| <= tol for one of the arenas' vectors (parameters
+// or gradients, as `view` picks), printing each slot that fails.
+template <class CpuModel, class GpuModel, class View>
+void check_slots(CpuModel& cpu, GpuModel& gpu, View view, double tol, const char* what) {
+  using T = float;
+  const auto& L = cpu.arena().layout();
+  auto c = view(cpu.arena());
+  const std::vector<T> ch(c.data, c.data + c.size);
+  const auto gh = to_host<T>(VectorView<const T>(view(gpu.arena())));
+  for (std::size_t s = 0; s < L.params.size(); ++s) {
+    const double e = rel_l2(ch, gh, static_cast<std::size_t>(L.params[s].offset), static_cast<std::size_t>(L.params[s].size()));
+    if (e > tol) std::printf("  %s of %s: relative error %.3g\n", what, L.param_names[s].c_str(), e);
+    CHECK(e <= tol);
+  }
+}
+constexpr auto kParams = [](auto& arena) { return arena.all_params(); };
+constexpr auto kGrads = [](auto& arena) { return arena.all_grads(); };
+
 // One step on both backends; compares stats, every slot's gradient and the parameters after Adam.
 template <template <class, class> class Model, class Config>
 void check_step(const Config& cfg, Index n, Index eps_cols, const char* label) {
@@ -90,15 +108,8 @@ void check_step(const Config& cfg, Index n, Index eps_cols, const char* label) {
   CHECK(close(sc.kl, sg.kl, 1e-4, 1e-3, "kl"));
   CHECK(close(sc.loss, sg.loss, 1e-4, 1e-3, "loss"));
 
+  check_slots(cpu, gpu, kGrads, 2e-3, "gradient");
   const auto& L = cpu.arena().layout();
-  auto gc = cpu.arena().all_grads();
-  const std::vector<T> gch(gc.data, gc.data + gc.size);
-  const auto ggh = to_host<T>(VectorView<const T>(gpu.arena().all_grads()));
-  for (std::size_t s = 0; s < L.params.size(); ++s) {
-    const double e = rel_l2(gch, ggh, static_cast<std::size_t>(L.params[s].offset), static_cast<std::size_t>(L.params[s].size()));
-    if (e > 2e-3) std::printf("  gradient of %s: relative error %.3g\n", L.param_names[s].c_str(), e);
-    CHECK(e <= 2e-3);
-  }
 
   AdamOptions ao;
   ao.learning_rate = 1e-3;
@@ -106,14 +117,7 @@ void check_step(const Config& cfg, Index n, Index eps_cols, const char* label) {
   Adam<G, T> ag(L.param_size, ao);
   ac.step(cpu.arena());
   ag.step(gpu.arena());
-  auto pc = cpu.arena().all_params();
-  const std::vector<T> pch(pc.data, pc.data + pc.size);
-  const auto pgh = to_host<T>(VectorView<const T>(gpu.arena().all_params()));
-  for (std::size_t s = 0; s < L.params.size(); ++s) {
-    const double e = rel_l2(pch, pgh, static_cast<std::size_t>(L.params[s].offset), static_cast<std::size_t>(L.params[s].size()));
-    if (e > 1e-3) std::printf("  parameter %s after Adam: relative error %.3g\n", L.param_names[s].c_str(), e);
-    CHECK(e <= 1e-3);
-  }
+  check_slots(cpu, gpu, kParams, 1e-3, "parameter after Adam");
   auto st = cpu.arena().all_state();  // BatchNorm running statistics
   const std::vector<T> sch(st.data, st.data + st.size);
   CHECK(compare("batch-norm running stats", sch, to_host<T>(VectorView<const T>(gpu.arena().all_state())), 1e-6, 1e-4) == 0);
@@ -263,15 +267,7 @@ TEST_CASE("cuda: mixture re-initialisation on device batches matches the CPU's; 
   // decides on, so the same k-means++ draws give the same clusters.
   REQUIRE(kc.labels.size() == kg.labels.size());
   CHECK(kc.labels == kg.labels);
-  const auto& L = cpu.arena().layout();
-  auto pc = cpu.arena().all_params();
-  const std::vector<T> pch(pc.data, pc.data + pc.size);
-  const auto pgh = to_host<T>(VectorView<const T>(gpu.arena().all_params()));
-  for (std::size_t s = 0; s < L.params.size(); ++s) {
-    const double e = rel_l2(pch, pgh, static_cast<std::size_t>(L.params[s].offset), static_cast<std::size_t>(L.params[s].size()));
-    if (e > 1e-4) std::printf("  parameter %s after init_mixture: relative error %.3g\n", L.param_names[s].c_str(), e);
-    CHECK(e <= 1e-4);
-  }
+  check_slots(cpu, gpu, kParams, 1e-4, "parameter after init_mixture");
 
   // Through CudaTrainer: re-initialised after epoch 1, training goes on from the new mixture.
   Gmvae<G, T> model(cfg, 50, 2);
