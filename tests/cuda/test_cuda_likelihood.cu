@@ -144,3 +144,45 @@ TEST_CASE("cuda: bad counts are reported as InputError; host batches are refused
                                                     VectorView<const T>(w.dv()), lp.dv(), dh.d(), VectorView<T>{}),
                   InputError);
 }
+
+TEST_CASE("cuda: likelihood pass at the edges of its launch shape: no genes, over 65,535 cell groups",
+          "[cuda][likelihood]") {
+  SCVAE_REQUIRE_CUDA_DEVICE();
+  using T = float;
+  const LikelihoodSpec spec{Likelihood::nb, Dispersion::gene_cell};  // heads [mu; theta]
+  Rng rng(8);
+  {  // G = 0: log p(x) = 0 for every cell, as on the CPU (the device pass launches nothing)
+    const Index B = 4;
+    Csc x;
+    x.rows = 0;
+    x.cols = B;
+    x.ptr.assign(B + 1, 0);
+    x.upload();
+    Mat<T> heads(0, B), w(B, 1), lp(B, 1);
+    for (auto& v : lp.host) v = T(7);
+    heads.upload();
+    w.upload();
+    lp.upload();
+    G::likelihood_forward_backward<T>(spec, MatrixView<const T>(heads.d()), VectorView<const T>{}, x.d(),
+                                      VectorView<const T>(w.dv()), lp.dv(), MatrixView<T>{}, VectorView<T>{});
+    CHECK(lp.download() == std::vector<T>(B, T(0)));
+  }
+  // 600,001 cells of 3 genes: 75,001 groups of 8 cells, more than gridDim.y allows in one launch.
+  const Index Gn = 3, B = 600001;
+  auto x = Csc::random(Gn, B, 0.3, rng);
+  Mat<T> heads(2 * Gn, B), w(B, 1), lp(B, 1), dh(2 * Gn, B);
+  fill_normal(heads.host, rng, -0.5, 1.0);
+  for (auto& v : w.host) v = T(-1.0 / B);
+  for (auto* m : {&heads, &w, &lp, &dh}) m->upload();
+  auto ref_lp = lp.host, ref_dh = dh.host;
+  C::likelihood_forward_backward<T>(spec, MatrixView<const T>(heads.h()), VectorView<const T>{}, x.h(),
+                                    VectorView<const T>(w.hv()), VectorView<T>(ref_lp.data(), B),
+                                    MatrixView<T>(ref_dh.data(), 2 * Gn, B), VectorView<T>{});
+  G::likelihood_forward_backward<T>(spec, MatrixView<const T>(heads.d()), VectorView<const T>{}, x.d(),
+                                    VectorView<const T>(w.dv()), lp.dv(), dh.d(), VectorView<T>{});
+  // The same tolerances as the parity test above; the last cells are in the second launch.
+  CHECK(compare("log_px", ref_lp, lp.download(), 1e-3, 1e-5) == 0);
+  double dmax = 0;
+  for (T v : ref_dh) dmax = std::max(dmax, double(std::fabs(v)));
+  CHECK(compare("d_heads", ref_dh, dh.download(), 1e-6 * dmax, 1e-4) == 0);
+}

@@ -340,7 +340,11 @@ struct CudaBackend {
                                    d_gene_log_theta);
     const bool grad = d_heads.data != nullptr;
     const bool gene = has_gene_dispersion(spec);
-    if (B <= 0 || G <= 0) return;
+    if (B <= 0) return;
+    if (G <= 0) {  // no genes: log p(x) = 0, as on the CPU
+      fill<T>(log_px, T(0));
+      return;
+    }
     auto& ctx = cuda::Context::get();
     check_device_csc(ctx, counts, "likelihood_forward_backward");
     using namespace cuda::detail;

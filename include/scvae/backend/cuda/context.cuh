@@ -155,10 +155,14 @@ class Context {
   bool is_device_pointer(const void* p) {
     if (p == last_checked_) return true;
     cudaPointerAttributes a{};
-    if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
-      cudaGetLastError();  // clear the sticky-free error of an unknown pointer
+    const cudaError_t e = cudaPointerGetAttributes(&a, p);
+    if (e == cudaErrorInvalidValue) {  // an unknown pointer (CUDA < 11): a host one
+      cudaGetLastError();
       return false;
     }
+    // Anything else is not about p: a fault of an earlier kernel surfaces here as itself, not
+    // as "the batch must be in device memory".
+    SCVAE_CUDA_CHECK(e);
     const bool ok = a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
     if (ok) last_checked_ = p;
     return ok;

@@ -36,7 +36,7 @@ __global__ void __launch_bounds__(kLikThreads)
     likelihood_kernel(MatrixView<const T> heads /*[P*G x B]*/, const T* __restrict__ gene_log_theta /*[G] or null*/,
                       CscView<float> counts /*[G x B]*/, const T* __restrict__ cell_weight /*[B]*/,
                       double* __restrict__ lp_partial /*[tiles x B]*/, MatrixView<T> d_heads /*[P*G x B]*/,
-                      T* __restrict__ theta_partial /*[groups x G] or null*/, int* status) {
+                      T* __restrict__ theta_partial /*[groups x G] or null*/, int* status, Index group0) {
   constexpr bool kTheta = has_dispersion(L);
   constexpr bool kThetaHead = kTheta && !GeneTheta;
   constexpr bool kPi = has_zero_inflation(L);
@@ -46,7 +46,7 @@ __global__ void __launch_bounds__(kLikThreads)
 
   const Index G = counts.rows, B = counts.cols;
   const Index tile = blockIdx.x, g0 = tile * kLikTile;
-  const Index b0 = Index(blockIdx.y) * kLikCols;
+  const Index group = group0 + Index(blockIdx.y), b0 = group * kLikCols;  // launched in chunks of groups
   const int ncols = static_cast<int>(B - b0 < kLikCols ? B - b0 : kLikCols);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 
@@ -115,7 +115,7 @@ __global__ void __launch_bounds__(kLikThreads)
       lp[c] += double(v);
     }
     if constexpr (Grad && GeneTheta)
-      if (theta_partial) theta_partial[Index(blockIdx.y) * G + g] = acc_theta;
+      if (theta_partial) theta_partial[group * G + g] = acc_theta;
   }
 
 #pragma unroll
@@ -186,10 +186,15 @@ void launch_likelihood(Context* ctxp, MatrixView<const T> heads, VectorView<cons
   const Index tiles = (G + kLikTile - 1) / kLikTile, groups = (B + kLikCols - 1) / kLikCols;
   const bool gene_grad = Grad && GeneTheta && d_gene_log_theta.data != nullptr;
   T* tp = gene_grad ? theta_partial : nullptr;
-  const dim3 grid(static_cast<unsigned int>(tiles), static_cast<unsigned int>(groups));
-  likelihood_kernel<L, GeneTheta, Grad, T><<<grid, kLikThreads, 0, ctx.stream()>>>(
-      heads, gene_log_theta.data, counts, cell_weight.data, lp_partial, d_heads, tp, ctx.status());
-  SCVAE_CUDA_LAUNCH_CHECK("likelihood");
+  // gridDim.y is at most 65,535: more cell groups (over 524k cells) go in several launches.
+  constexpr Index kMaxGroups = 65535;
+  for (Index group0 = 0; group0 < groups; group0 += kMaxGroups) {
+    const Index n_groups = groups - group0 < kMaxGroups ? groups - group0 : kMaxGroups;
+    const dim3 grid(static_cast<unsigned int>(tiles), static_cast<unsigned int>(n_groups));
+    likelihood_kernel<L, GeneTheta, Grad, T><<<grid, kLikThreads, 0, ctx.stream()>>>(
+        heads, gene_log_theta.data, counts, cell_weight.data, lp_partial, d_heads, tp, ctx.status(), group0);
+    SCVAE_CUDA_LAUNCH_CHECK("likelihood");
+  }
   const Index n = B > G ? B : G;
   likelihood_finish_kernel<T><<<ctx.grid(tp ? n : B), kThreads, 0, ctx.stream()>>>(
       log_px.data, lp_partial, tiles, B, d_gene_log_theta.data, tp, groups, G);
