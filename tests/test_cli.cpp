@@ -334,6 +334,83 @@ TEST_CASE("scvae: wrong usage gives clear messages and exit codes", "[cli]") {
   CHECK(r.out.find("no_labels.tsv") != std::string::npos);
 }
 
+TEST_CASE("scvae: sizes past the machine, no validation cells, bad records and early divergence are reported clearly",
+          "[cli]") {
+  const std::string out = kTmp + "/edges";
+  fs::remove_all(out);
+  // --threads far past any machine (libgomp crashed at 70,000).
+  Run r = run_scvae("train --threads 70000 --out '" + out + "'");
+  INFO(r.out);
+  CHECK(r.rc == 2);
+  CHECK(r.out.find("--threads") != std::string::npos);
+  r = run_scvae("evaluate --checkpoint x.ckpt --threads 70000 --out '" + out + "'");
+  CHECK(r.rc == 2);
+
+  // A 70-byte header declaring 2^31 - 1 cells: refused before their 34 GB of row offsets.
+  const std::string tiny = kTmp + "/tiny.mtx";
+  std::ofstream(tiny) << "%%MatrixMarket matrix coordinate integer general\n1 2147483647 1\n1 1 5\n";
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (double(pages) * double(page) < 16.0 * 2147483647.0) {
+    r = run_scvae("train --input '" + tiny + "' --overwrite --out '" + out + "'");
+    INFO(r.out);
+    CHECK(r.rc == 3);
+    CHECK(r.out.find("tiny.mtx:2: declares 2147483647 cells") != std::string::npos);
+  } else {
+    WARN("SKIPPED the 2^31-cell header: this machine has 34 GB or more, so it would be read");
+  }
+
+  // Models no machine holds: refused with the options to lower, not std::bad_alloc or the OOM killer.
+  r = run_scvae("train --input '" + simulated() + "' --latent 100000000 --overwrite --out '" + out + "'");
+  INFO(r.out);
+  CHECK(r.rc == 2);
+  CHECK(r.out.find("lower --hidden, --latent") != std::string::npos);
+
+  // No validation cells: no "validation ELBO nan"; best by the training ELBO, and said so.
+  r = run_scvae("train --input '" + simulated() + "'" + kSmallModel + "--split 1,0,0 --epochs 2 --overwrite --out '" + out + "'");
+  INFO(r.out);
+  CHECK(r.rc == 0);
+  CHECK(r.out.find("no validation cells") != std::string::npos);
+  CHECK(r.out.find("nan") == std::string::npos);
+
+  // Diverging in the first epoch: no claim of a last.ckpt that was never written.
+  r = run_scvae("train --input '" + simulated() + "' --hidden 16 --latent 4 --components 3 --batch-size 50 "
+                "--learning-rate 1e10 --epochs 2 --quiet --overwrite --out '" + out + "'");
+  INFO(r.out);
+  CHECK(r.rc == 4);
+  CHECK(r.out.find("last.ckpt") == std::string::npos);
+  CHECK(r.out.find("no epoch completed") != std::string::npos);
+  CHECK(r.out.find("error: scvae:") == std::string::npos);
+
+  // evaluate from another directory: the labels' path is recorded absolute, like the input's.
+  const std::string run = kTmp + "/edges_run";
+  fs::remove_all(run);
+  const std::string rel = fs::relative(simulated() + "/labels.tsv", kTmp).string() + ":label";
+  r = run_scvae("train --input '" + simulated() + "' --labels '" + rel + "'" + kSmallModel + "--epochs 1 --quiet --out '" +
+                run + "'", "cd '" + kTmp + "' &&");
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  r = run_scvae("evaluate --checkpoint '" + run + "/best.ckpt' --importance-samples 2 --overwrite --out '" + out + "'",
+                "cd / &&");
+  INFO(r.out);
+  CHECK(r.rc == 0);
+
+  // config.txt values that do not parse or check: the file's fault (exit 3), named.
+  const std::string bad = kTmp + "/edges_bad";
+  for (const char* kv : {"top_genes=abc", "split=0.5,0.5,0.5", "top_genes=-3", "split_seed=-1"}) {
+    fs::remove_all(bad);
+    fs::create_directories(bad);
+    fs::copy_file(run + "/best.ckpt", bad + "/best.ckpt");
+    const std::string key = std::string(kv).substr(0, std::string(kv).find('='));
+    std::ofstream cfg(bad + "/config.txt");
+    for (const auto& line : lines_of(run + "/config.txt")) cfg << (line.rfind(key + "=", 0) == 0 ? std::string(kv) : line) << "\n";
+    cfg.close();
+    r = run_scvae("evaluate --checkpoint '" + bad + "/best.ckpt' --overwrite --out '" + out + "'");
+    INFO(kv << ": " << r.out);
+    CHECK(r.rc == 3);
+    CHECK(r.out.find("config.txt") != std::string::npos);
+  }
+}
+
 TEST_CASE("scvae train: Ctrl-C stops after the current batch, keeps last.ckpt, exits 130", "[cli]") {
   const std::string out = kTmp + "/interrupted";
   fs::remove_all(out);

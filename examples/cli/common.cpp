@@ -65,6 +65,11 @@ std::vector<double> parse_double_list(const std::string& text, const std::string
   return out;
 }
 
+std::string strip_prefix(std::string m) {
+  const std::string p = "scvae: ";
+  return m.compare(0, p.size(), p) == 0 ? m.substr(p.size()) : m;
+}
+
 std::string join_path(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
 
 void prepare_out_dir(const std::string& dir, const std::vector<std::string>& ours, bool overwrite) {
@@ -215,9 +220,13 @@ void Progress::epoch(int epoch, double train_elbo, double validation_elbo, doubl
   clear_line();
   const double elapsed = now_seconds() - start_;
   const double eta = epoch > 0 ? elapsed / epoch * (total_epochs_ - epoch) : NAN;
-  std::fprintf(stderr, "epoch %*d/%d  train ELBO %10.3f  validation ELBO %10.3f%s  %.2f s  ETA %s\n",
-               int(std::to_string(total_epochs_).size()), epoch, total_epochs_, train_elbo, validation_elbo,
-               best ? " *" : "  ", seconds, format_duration(eta).c_str());
+  const int w = int(std::to_string(total_epochs_).size());
+  if (std::isnan(validation_elbo))  // no validation cells: "best" is by the training ELBO
+    std::fprintf(stderr, "epoch %*d/%d  train ELBO %10.3f%s  %.2f s  ETA %s\n", w, epoch, total_epochs_, train_elbo,
+                 best ? " *" : "  ", seconds, format_duration(eta).c_str());
+  else
+    std::fprintf(stderr, "epoch %*d/%d  train ELBO %10.3f  validation ELBO %10.3f%s  %.2f s  ETA %s\n", w, epoch,
+                 total_epochs_, train_elbo, validation_elbo, best ? " *" : "  ", seconds, format_duration(eta).c_str());
   std::fflush(stderr);
 }
 

@@ -32,6 +32,8 @@ std::vector<double> parse_double_list(const std::string& text, const std::string
 // refused unless overwrite, which removes only those files: the user's other files are kept.
 void prepare_out_dir(const std::string& dir, const std::vector<std::string>& ours, bool overwrite);
 std::string join_path(const std::string& dir, const std::string& name);
+// Library messages start with "scvae: "; the program's own prefix already names it.
+std::string strip_prefix(std::string m);
 
 // Writes text atomically (temporary file + rename).
 void write_text_file(const std::string& path, const std::string& text);

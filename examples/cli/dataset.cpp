@@ -11,9 +11,25 @@
 
 namespace scvae_cli {
 
+namespace {
+scvae::LabelOptions parse_label_spec(const std::string& spec, std::string& file);
+void check_split(const std::vector<double>& f);
+void check_spec(const DataSpec& s) {
+  check_split(s.split);
+  if (s.top_genes < 0) throw UsageError("--top-genes: must be >= 0");
+}
+}  // namespace
+
 void DataSpec::write(RunRecord& r) const {
   r["input"] = builtin() ? kBuiltinName : std::filesystem::absolute(input).string();
-  r["labels"] = labels;
+  // The labels' file as an absolute path too: `evaluate` may run from another directory.
+  std::string labels_record = labels;
+  if (!labels.empty()) {
+    std::string file;
+    parse_label_spec(labels, file);
+    labels_record = std::filesystem::absolute(file).string() + labels.substr(file.size());
+  }
+  r["labels"] = labels_record;
   r["top_genes"] = std::to_string(top_genes);
   r["split"] = format_number(split[0], 17) + "," + format_number(split[1], 17) + "," + format_number(split[2], 17);
   r["split_seed"] = std::to_string(split_seed);
@@ -25,12 +41,31 @@ DataSpec DataSpec::read(const RunRecord& r, const std::string& where) {
     if (it == r.end()) throw scvae::InputError(where + ": missing field '" + k + "'");
     return it->second;
   };
+  // A value that does not parse or check is the file's fault (InputError, exit 3), named there.
+  const auto integer = [&](const char* k, bool allow_negative) {
+    const std::string v = get(k);
+    std::size_t used = 0;
+    long long x = 0;
+    try {
+      x = std::stoll(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (v.empty() || used != v.size() || (!allow_negative && v[0] == '-'))
+      throw scvae::InputError(where + ": field '" + k + "': not an integer: '" + v + "'");
+    return x;
+  };
   DataSpec s;
   s.input = get("input") == kBuiltinName ? "" : get("input");
   s.labels = get("labels");
-  s.top_genes = std::stol(get("top_genes"));
-  s.split = parse_double_list(get("split"), where + ": split");
-  s.split_seed = std::stoull(get("split_seed"));
+  s.top_genes = static_cast<long>(integer("top_genes", true));
+  s.split_seed = static_cast<std::uint64_t>(integer("split_seed", false));
+  try {
+    s.split = parse_double_list(get("split"), "split");
+    check_spec(s);
+  } catch (const UsageError& e) {
+    throw scvae::InputError(where + ": " + e.what());
+  }
   return s;
 }
 
@@ -63,8 +98,7 @@ void check_split(const std::vector<double>& f) {
 }  // namespace
 
 Dataset load_dataset(const DataSpec& spec, bool verbose) {
-  check_split(spec.split);
-  if (spec.top_genes < 0) throw UsageError("--top-genes: must be >= 0");
+  check_spec(spec);
   Dataset d;
   scvae::CsrMatrix raw;
   if (spec.builtin()) {
@@ -85,6 +119,13 @@ Dataset load_dataset(const DataSpec& spec, bool verbose) {
   prep.n_top_genes = spec.top_genes;
   scvae::PreparedCounts p = scvae::prepare_counts(raw, prep);  // all cells are kept (min total 0)
   d.counts = std::move(p.matrix);
+  if (verbose) {  // kept (their indices are the user's), but they cost time and carry nothing
+    scvae::Index empty = 0;
+    for (scvae::Index r = 0; r < d.counts.n_rows; ++r) empty += d.counts.row_nnz(r) == 0;
+    if (empty > 0)
+      std::fprintf(stderr, "scvae: %ld of %ld cells of %s have no counts (empty droplets?); consider filtering them\n",
+                   long(empty), long(d.counts.n_rows), d.description.c_str());
+  }
   if (d.counts.row_names.empty()) {  // formats without cell names: number them for the TSV outputs
     d.counts.row_names.resize(static_cast<std::size_t>(d.counts.n_rows));
     for (scvae::Index r = 0; r < d.counts.n_rows; ++r) d.counts.row_names[r] = "cell" + std::to_string(r + 1);

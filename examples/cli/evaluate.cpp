@@ -29,7 +29,7 @@ struct EvaluateArgs {
 int run_evaluate(EvaluateArgs& a) {
   if (a.importance_samples < 0) throw UsageError("--importance-samples: must be >= 0");
   if (a.batch_size <= 0) throw UsageError("--batch-size: must be positive");
-  if (a.threads < 0) throw UsageError("--threads: must be >= 0");
+  check_threads(a.threads);
   std::error_code ec;
   if (!std::filesystem::is_regular_file(a.checkpoint, ec))
     throw scvae::InputError("--checkpoint: no such file '" + a.checkpoint + "'");

@@ -1,6 +1,7 @@
 // scvae: train, evaluate, grid-search and simulate from the command line (docs/cli.md).
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <string>
 #include <vector>
 #if defined(__linux__)
@@ -12,15 +13,10 @@
 #include <scvae/core/error.hpp>
 
 #include "commands.hpp"
+
 #include "common.hpp"
 
 namespace {
-
-// Library messages start with "scvae: "; the prefix printed here already names the program.
-std::string strip_prefix(std::string m) {
-  const std::string p = "scvae: ";
-  return m.compare(0, p.size(), p) == 0 ? m.substr(p.size()) : m;
-}
 
 // OpenMP threads that spin while they wait (libgomp's default) burn the time slices of every
 // other busy process: two trainings sharing 2 cores ran 1.5x slower per epoch than with passive
@@ -69,6 +65,12 @@ int main(int argc, char** argv) {
     } catch (const scvae::CheckpointError& e) {
       std::fprintf(stderr, "%s: error: %s\n", who.c_str(), strip_prefix(e.what()).c_str());
       return kExitInput;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr,
+                   "%s: error: out of memory: the data, the model or --importance-samples need more than this "
+                   "machine has\n",
+                   who.c_str());
+      return kExitError;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s: error: %s\n", who.c_str(), strip_prefix(e.what()).c_str());
       return kExitError;

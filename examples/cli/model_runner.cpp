@@ -1,7 +1,10 @@
 #include "model_runner.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <type_traits>
 
@@ -108,6 +111,40 @@ Config make_config(const ModelSpec& s, Index genes) {
 
 }  // namespace
 
+void check_fits_in_memory(const ModelSpec& s, const FitSettings& fit, Index genes) {
+  // Parameters (with gradients and Adam's two moments: 4 copies) and one batch's activations,
+  // roughly; an allocation past the machine's memory would otherwise end in std::bad_alloc, or,
+  // with overcommit, in the kernel killing the program midway.
+  const double G = double(genes), Z = double(s.latent), B = double(fit.batch_size);
+  const double P = scvae::n_heads({scvae::parse_likelihood(s.likelihood), scvae::parse_dispersion(s.dispersion)});
+  const bool mixture = s.kind == "gmvae";
+  const double K = mixture ? double(s.components) : 1.0;
+  double enc = 0, dec = 0, width_sum = 0, prev = G;
+  for (long h : s.hidden) {
+    enc += prev * double(h);
+    width_sum += double(h);
+    prev = double(h);
+  }
+  enc += prev * 2 * Z * (mixture ? 1 + K : 1);  // GMVAE: per-component inputs of q(z|x,k)
+  dec = Z * double(s.hidden.back()) + prev * G * P;
+  for (std::size_t i = s.hidden.size(); i-- > 1;) dec += double(s.hidden[i]) * double(s.hidden[i - 1]);
+  const double params = enc * (mixture ? 2 : 1) + dec;  // GMVAE: the q(y|x) encoder as well
+  const double activations = B * K * (3 * G * P + 4 * width_sum + 4 * Z);
+  const double need = 4.0 * (4 * params + activations);
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return;
+  const double have = double(pages) * double(page);
+  if (need > have) {
+    char msg[400];
+    std::snprintf(msg, sizeof msg,
+                  "the model (%s) on %ld genes with --batch-size %ld needs about %.1f GB (parameters, gradients, "
+                  "optimiser state, one batch's activations); this machine has %.1f GB: lower --hidden, --latent, "
+                  "--components or --batch-size",
+                  s.describe().c_str(), long(genes), fit.batch_size, need / 1e9, have / 1e9);
+    throw UsageError(msg);
+  }
+}
+
 scvae::VaeConfig vae_config(const ModelSpec& s, Index genes) { return make_config<scvae::VaeConfig>(s, genes); }
 scvae::GmvaeConfig gmvae_config(const ModelSpec& s, Index genes) { return make_config<scvae::GmvaeConfig>(s, genes); }
 
@@ -116,6 +153,7 @@ namespace {
 template <class Model>
 FitResult fit_impl(const ModelSpec& spec, const FitSettings& fit, const Dataset& data, const EpochCallback& on_epoch,
                    Progress* progress) {
+  check_fits_in_memory(spec, fit, data.counts.n_cols);
   const auto cfg = make_config<typename Model::Config>(spec, data.counts.n_cols);
   Model model(cfg, fit.batch_size, fit.seed);
   scvae::Trainer<Model> trainer(model, make_train_options(fit, std::is_same_v<Model, Gmvae>, on_epoch, progress));
@@ -302,6 +340,11 @@ Analysis analyse_checkpoint(const std::string& checkpoint, const Dataset& data, 
 }  // namespace scvae_cli
 
 namespace scvae_cli {
+void check_threads(int n) {
+  // libgomp crashes (or fails to create threads) far beyond any machine's cores: bound it.
+  if (n < 0 || n > kMaxThreads)
+    throw UsageError("--threads: must be between 0 (all cores) and " + std::to_string(kMaxThreads));
+}
 void set_threads(int n) {
   if (n > 0) scvae::CpuBackend::set_threads(n);
 }

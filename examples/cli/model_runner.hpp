@@ -69,6 +69,10 @@ scvae::TrainOptions make_train_options(const FitSettings& fit, bool mixture, con
 // Converts a trainer's result.
 FitResult make_fit_result(const scvae::TrainResult& r, double seconds, Progress* progress);
 
+// UsageError when training this model would need more memory than the machine has (a rough
+// estimate, naming the options to lower), before anything is allocated.
+void check_fits_in_memory(const ModelSpec& spec, const FitSettings& fit, scvae::Index genes);
+
 // Refuses a fit the device cannot run (no usable GPU), before any output exists.
 void check_device(const ModelSpec& spec, const FitSettings& fit);
 
@@ -104,6 +108,8 @@ Analysis analyse_checkpoint(const std::string& checkpoint, const Dataset& data, 
                             long max_batch);
 
 // Sets the CPU thread count (0 = leave OpenMP's default: all cores).
+constexpr int kMaxThreads = 1024;
+void check_threads(int n);  // UsageError unless 0 <= n <= kMaxThreads
 void set_threads(int n);
 
 }  // namespace scvae_cli

@@ -59,7 +59,7 @@ void finish_training_flags(TrainingFlags& f, bool grid_search) {
     throw UsageError("--device cuda: this build has no CUDA backend; rebuild with SCVAE_ENABLE_CUDA=ON on a machine with nvcc");
 #endif
   f.fit.device = f.device;
-  if (f.threads < 0) throw UsageError("--threads: must be >= 0");
+  check_threads(f.threads);
   f.data.split = parse_double_list(f.split_text, "--split");
   f.data.split_seed = f.fit.seed;
   if (f.data.builtin()) {

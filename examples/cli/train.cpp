@@ -65,9 +65,13 @@ int run_train(TrainArgs& a) {
 
   const double t_start = now_seconds();
   const Dataset data = load_dataset(f.data, true);
+  check_fits_in_memory(f.model, f.fit, data.counts.n_cols);
   std::fprintf(stderr, "scvae train: %s\n  split %zu / %zu / %zu cells (train / validation / test), seed %llu\n",
                data.description.c_str(), data.split.train.size(), data.split.validation.size(), data.split.test.size(),
                static_cast<unsigned long long>(f.fit.seed));
+  if (data.split.validation.empty())
+    std::fprintf(stderr, "  no validation cells%s: the best checkpoint is the one with the best training ELBO\n",
+                 f.data.split[1] > 0 ? " (the validation fraction rounds to 0 cells)" : "");
   std::fprintf(stderr, "  model %s\n  %d epochs, batch %ld, learning rate %g, KL warm-up %d, clip %g, weight decay %g",
                f.model.describe().c_str(), f.fit.epochs, f.fit.batch_size, f.fit.learning_rate, f.fit.kl_warmup,
                f.fit.clip, f.fit.weight_decay);
@@ -112,7 +116,7 @@ int run_train(TrainArgs& a) {
   } catch (const scvae::DivergenceError& e) {
     progress.finish();
     if (!history.empty()) write_learning_curves(f.out, history);
-    std::fprintf(stderr, "scvae train: error: %s\n", e.what());
+    std::fprintf(stderr, "scvae train: error: %s\n", strip_prefix(e.what()).c_str());
     std::fprintf(stderr, "scvae train: %s\n",
                  history.empty() ? "no epoch completed, so no checkpoint was written"
                                  : ("kept " + join_path(f.out, "last.ckpt") + " (epoch " +

@@ -126,6 +126,7 @@ inline CsrMatrix read_mtx_matrix(const SourceOpener& open, const ReadOptions& op
   if (n_cells > static_cast<std::uint64_t>(opt.limits.max_rows) || n_genes > static_cast<std::uint64_t>(opt.limits.max_cols))
     fail(lr.name(), lr.line_number(),
          "matrix size " + std::to_string(h.rows) + " x " + std::to_string(h.cols) + " exceeds the reader's limits");
+  check_cells_fit(lr.name(), lr.line_number(), n_cells);
   // An entry line is at least "1 1\n": never reserve more than the bytes could hold.
   const std::uint64_t by_bytes = lr.source().max_bytes() / 4 + 1;
   const std::uint64_t reserve = std::min({h.nnz, by_bytes, n_cells * n_genes});

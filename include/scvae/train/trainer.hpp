@@ -266,8 +266,9 @@ class TrainerCore {
     std::ostringstream o;
     o << "scvae: training diverged at epoch " << epoch << ", batch " << batch + 1 << " (loss " << s.loss
       << ", ELBO sum " << s.elbo << ", non-finite loss or gradient); the parameters are those of the last good step";
-    if (!opt_.checkpoint_dir.empty()) o << " and " << opt_.checkpoint_dir << "/last.ckpt holds the last good epoch";
-    o << ". Try a lower learning rate, gradient clipping (clip_value) or a longer KL warm-up.";
+    if (!opt_.checkpoint_dir.empty() && epochs_done_ > 0)
+      o << " and " << opt_.checkpoint_dir << "/last.ckpt holds the last good epoch";
+    o << ". Try a lower learning rate, stronger gradient clipping or a longer KL warm-up.";
     throw DivergenceError(o.str());
   }
 

@@ -69,6 +69,7 @@ inline void finish_sparse(CsrMatrix& m, const Loc& g) {
 inline CsrMatrix read_csr_group(const Loc& g, std::uint64_t n_rows, std::uint64_t n_cols) {
   Handle data, indices;
   const std::uint64_t nnz = open_sparse(g, data, indices);
+  check_cells_fit(g.file, 0, n_rows);
   CsrMatrix m;
   m.n_rows = static_cast<Index>(n_rows);
   m.n_cols = static_cast<Index>(n_cols);
@@ -98,6 +99,7 @@ inline CsrMatrix read_csr_group(const Loc& g, std::uint64_t n_rows, std::uint64_
 inline CsrMatrix read_csc_group_as_csr(const Loc& g, std::uint64_t n_rows, std::uint64_t n_cols) {
   Handle data, indices;
   const std::uint64_t nnz = open_sparse(g, data, indices);
+  check_cells_fit(g.file, 0, n_rows);
   const std::vector<std::int64_t> colptr = read_indptr(g, n_cols, nnz);
   const std::string wi = g.child("indices");
   CsrMatrix m;
