@@ -235,6 +235,15 @@ TEST_CASE("scvae grid-search ranks the grid by validation ELBO", "[cli]") {
     elbo.push_back(std::stod(f[8]));
   }
   CHECK(std::is_sorted(elbo.rbegin(), elbo.rend()));
+
+  // Every configuration diverging is a failure (exit 4), the table still written.
+  const Run d = run_scvae("grid-search --input '" + simulated() + "' --model vae --hidden-grid 8 --latent-grid 2 "
+                          "--likelihoods poisson,nb --batch-size 50 --learning-rate 1e10 --threads 1 --overwrite --out '" +
+                          out + "'");
+  INFO(d.out);
+  CHECK(d.rc == 4);
+  CHECK(d.out.find("every configuration diverged") != std::string::npos);
+  CHECK(lines_of(out + "/grid.csv").size() == 3);
 }
 
 TEST_CASE("scvae re-executes itself for passive OpenMP waits without changing what it does", "[cli]") {
@@ -321,6 +330,9 @@ TEST_CASE("scvae: wrong usage gives clear messages and exit codes", "[cli]") {
   r = run_scvae("evaluate --checkpoint '" + kTmp + "/missing.ckpt' --out '" + out + "'");
   CHECK(r.rc == 3);
   CHECK(r.out.find("missing.ckpt") != std::string::npos);
+  r = run_scvae("evaluate --checkpoint '" + kTmp + "' --out '" + out + "'");  // the run folder, not its file
+  CHECK(r.rc == 3);
+  CHECK(r.out.find("best.ckpt or last.ckpt") != std::string::npos);
 
   // A file that is not a checkpoint.
   fs::create_directories(kTmp);

@@ -167,6 +167,10 @@ TEST_CASE("read_mtx: bad input gets an InputError naming the file and line", "[d
     REQUIRE_INPUT_ERROR(read_mtx(bad("n.mtx", hdr + "3 2 2\n1 1 1\n2 1 -4\n")), "n.mtx:4", "negative count", "'-4'");
     REQUIRE_INPUT_ERROR(read_mtx(bad("f.mtx", hdr + "3 2 1\n1 1 2.5\n")), "f.mtx:3", "non-integer count", "'2.5'");
     REQUIRE_INPUT_ERROR(read_mtx(bad("x.mtx", hdr + "3 2 1\n1 1 abc\n")), "x.mtx:3", "not a number");
+    // Control bytes are escaped in the message (a binary file must not drive the terminal).
+    REQUIRE_INPUT_ERROR(read_mtx(bad("esc.mtx", hdr + "3 2 1\n1 1 \x1b[2J\n")), "esc.mtx:3", "'\\x1b[2J'");
+    REQUIRE_INPUT_ERROR(read_mtx(bad("nul.mtx", hdr + "3 2 1\n1 1 5" + std::string(1, '\0') + "x\n")), "nul.mtx:3",
+                        "\\x00x'");
     REQUIRE_INPUT_ERROR(read_mtx(bad("m.mtx", hdr + "3 2 1\n1 1\n")), "m.mtx:3", "missing value");
     REQUIRE_INPUT_ERROR(read_mtx(bad("t.mtx", hdr + "3 2 1\n1 1 1 1\n")), "t.mtx:3", "unexpected text");
     REQUIRE_INPUT_ERROR(read_mtx(bad("big.mtx", hdr + "3 2 1\n1 1 99999999999\n")), "big.mtx:3", "too large");

@@ -31,6 +31,9 @@ int run_evaluate(EvaluateArgs& a) {
   if (a.batch_size <= 0) throw UsageError("--batch-size: must be positive");
   check_threads(a.threads);
   std::error_code ec;
+  if (std::filesystem::is_directory(a.checkpoint, ec))
+    throw scvae::InputError("--checkpoint: '" + a.checkpoint + "' is a folder; give the checkpoint file in it (" +
+                            join_path(a.checkpoint, "best.ckpt") + " or last.ckpt)");
   if (!std::filesystem::is_regular_file(a.checkpoint, ec))
     throw scvae::InputError("--checkpoint: no such file '" + a.checkpoint + "'");
   const std::string record = join_path(std::filesystem::path(a.checkpoint).parent_path().string(), "config.txt");

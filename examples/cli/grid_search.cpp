@@ -89,7 +89,8 @@ int run_grid(GridArgs& a) {
         } catch (const scvae::DivergenceError&) {
           r.status = "diverged";
         }
-        std::fprintf(stderr, "validation ELBO %.3f (%.1f s)\n", r.validation_elbo, r.seconds);
+        if (r.status == "ok") std::fprintf(stderr, "validation ELBO %.3f (%.1f s)\n", r.validation_elbo, r.seconds);
+        else std::fprintf(stderr, "diverged\n");
         rows.push_back(r);
       }
   const bool stopped = interrupted();
@@ -121,6 +122,11 @@ int run_grid(GridArgs& a) {
   if (stopped) {
     std::fprintf(stderr, "scvae grid-search: interrupted (Ctrl-C) after %zu of %zu configurations\n", rows.size(), total);
     return kExitInterrupted;
+  }
+  if (!rows.empty() && std::all_of(rows.begin(), rows.end(), [](const GridRow& r) { return r.status != "ok"; })) {
+    std::fprintf(stderr, "scvae grid-search: every configuration diverged; try a lower --learning-rate or a longer "
+                         "--kl-warmup\n");
+    return kExitDiverged;
   }
   return kExitOk;
 }

@@ -124,9 +124,22 @@ inline std::string lower(std::string_view s) {
 }
 
 // Shortens a field for an error message.
+// Control bytes (ESC, NUL, DEL, ...) are written as \xNN: a binary file's error message must not
+// drive the terminal or be cut short at a NUL. UTF-8 names pass unchanged.
 inline std::string quote_field(std::string_view s) {
-  if (s.size() > 40) return "'" + std::string(s.substr(0, 40)) + "...'";
-  return "'" + std::string(s) + "'";
+  const bool cut = s.size() > 40;
+  std::string out = "'";
+  for (unsigned char c : s.substr(0, 40)) {
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      static const char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out + (cut ? "...'" : "'");
 }
 
 }  // namespace data_detail
