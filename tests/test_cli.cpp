@@ -327,6 +327,10 @@ TEST_CASE("scvae: wrong usage gives clear messages and exit codes", "[cli]") {
   r = run_scvae("train --out");  // --out needs a value
   CHECK(r.rc == 2);
 
+  r = run_scvae("train --seed -1 --overwrite --out '" + out + "'");  // not 2^64 - 1
+  CHECK(r.rc == 2);
+  CHECK(r.out.find("--seed: must be a non-negative integer") != std::string::npos);
+
   r = run_scvae("evaluate --checkpoint '" + kTmp + "/missing.ckpt' --out '" + out + "'");
   CHECK(r.rc == 3);
   CHECK(r.out.find("missing.ckpt") != std::string::npos);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -19,7 +20,8 @@ namespace {
 
 struct EvaluateArgs {
   std::string checkpoint, input, labels, out;
-  long top_genes = -1;  // -1 = as recorded (0 without a record)
+  static constexpr long kAsRecorded = std::numeric_limits<long>::min();
+  long top_genes = kAsRecorded;  // as recorded (0 without a record)
   int importance_samples = 100;
   long batch_size = 100;
   int threads = 0;
@@ -54,7 +56,7 @@ int run_evaluate(EvaluateArgs& a) {
     if (a.labels.empty()) spec.labels.clear();  // the recorded labels belong to the recorded input
   }
   if (!a.labels.empty()) spec.labels = a.labels;
-  if (a.top_genes >= 0) spec.top_genes = a.top_genes;
+  if (a.top_genes != EvaluateArgs::kAsRecorded) spec.top_genes = a.top_genes;
 
   std::vector<std::string> ours = report_file_names();
   ours.erase(std::remove(ours.begin(), ours.end(), "metrics.csv"), ours.end());

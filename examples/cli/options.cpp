@@ -6,6 +6,12 @@
 
 namespace scvae_cli {
 
+CLI::Validator non_negative_integer() {
+  return CLI::Validator(
+      [](std::string& v) { return !v.empty() && v[0] == '-' ? std::string("must be a non-negative integer") : std::string(); },
+      "UINT");
+}
+
 void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
   app->add_option("--input", f.data.input,
                   "Count matrix: a 10x MTX folder, .mtx[.gz], 10x .h5, .h5ad or a dense .tsv/.csv[.gz] (format from "
@@ -46,7 +52,9 @@ void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
   app->add_option("--split", f.split_text, "Train, validation, test fractions")->capture_default_str();
   app->add_option("--top-genes", f.data.top_genes, "Keep the N most variable genes (0 = all expressed genes)")
       ->capture_default_str();
-  app->add_option("--seed", f.fit.seed, "Seed of the split, initialisation and training")->capture_default_str();
+  app->add_option("--seed", f.fit.seed, "Seed of the split, initialisation and training")
+      ->check(non_negative_integer())
+      ->capture_default_str();
   app->add_option("--threads", f.threads, "CPU threads (0 = all cores)")->capture_default_str();
   app->add_option("--device", f.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   app->add_flag("--overwrite", f.overwrite, "Replace the results of an earlier run in --out");

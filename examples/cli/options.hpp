@@ -8,6 +8,7 @@
 namespace CLI {
 class App;
 class Option;
+class Validator;
 }  // namespace CLI
 
 namespace scvae_cli {
@@ -30,6 +31,9 @@ struct TrainingFlags {
 // Registers the flags; grid_search leaves out those the grid replaces (--hidden, --latent,
 // --likelihood).
 void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search);
+
+// For unsigned flags (seeds): CLI11 would read "-1" as 2^64 - 1.
+CLI::Validator non_negative_integer();
 
 // Parses lists, applies the built-in data's defaults, checks values, the device and the thread
 // count. Throws UsageError naming the flag.

@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "options.hpp"
 
 namespace scvae_cli {
 
@@ -54,7 +55,7 @@ Command add_simulate_command(CLI::App& root) {
   a->cells_opt = app->add_option("--cells", a->cells, "Cells")->capture_default_str();
   a->genes_opt = app->add_option("--genes", a->genes, "Genes")->capture_default_str();
   a->clusters_opt = app->add_option("--clusters", a->clusters, "Cell types")->capture_default_str();
-  app->add_option("--seed", a->seed, "Seed")->capture_default_str();
+  app->add_option("--seed", a->seed, "Seed")->check(non_negative_integer())->capture_default_str();
   app->add_option("--like", a->like,
                   "Preset: mbc20k = 20,000 cells x 27,998 genes, 10 types, ~93% zeros (--cells etc. still override)")
       ->check(CLI::IsMember({"mbc20k"}));
