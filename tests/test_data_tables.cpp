@@ -62,6 +62,9 @@ TEST_CASE("read_dense_table: errors name the file, line and field", "[data][dens
                       "negative count");
   REQUIRE_INPUT_ERROR(read_dense_table_buffer("x\tg1\tg2\nc1\t1\t0.25\n", cells, "t.tsv"), "t.tsv:2", "non-integer");
   REQUIRE_INPUT_ERROR(read_dense_table_buffer("x\tg1\tg2\nc1\t1\tNA\n", cells, "t.tsv"), "t.tsv:2", "not a number");
+  // Classic-Mac line breaks (CR only): one long first line, said so (CRLF itself is read fine).
+  REQUIRE_INPUT_ERROR(read_dense_table_buffer("x\tg1\tg2\rc1\t1\t2\r", cells, "t.tsv"), "t.tsv:1", "CR-only line endings");
+  CHECK(read_dense_table_buffer("x\tg1\tg2\r\nc1\t1\t2\r\n", cells, "t.tsv").nnz() == 2);
   REQUIRE_INPUT_ERROR(read_dense_table_buffer("x\tg1\tg2\tg3\tg4\nc1\t1\t2\n", cells, "t.tsv"), "t.tsv:2",
                       "header has 5 fields");
   REQUIRE_INPUT_ERROR(read_dense_table_buffer("x\tg1\n", cells, "t.tsv"), "t.tsv", "no data lines");

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <string>
+#include <unordered_set>
 
 #include <scvae/data/labels.hpp>
 #include <scvae/data/prepare.hpp>
@@ -125,6 +127,16 @@ Dataset load_dataset(const DataSpec& spec, bool verbose) {
     if (empty > 0)
       std::fprintf(stderr, "scvae: %ld of %ld cells of %s have no counts (empty droplets?); consider filtering them\n",
                    long(empty), long(d.counts.n_rows), d.description.c_str());
+  }
+  if (verbose && !d.counts.row_names.empty()) {  // labels match by name; outputs list cells by name
+    std::unordered_set<std::string> seen;
+    std::size_t dup = 0;
+    std::string first;
+    for (const auto& n : d.counts.row_names)
+      if (!seen.insert(n).second && dup++ == 0) first = n;
+    if (dup > 0)
+      std::fprintf(stderr, "scvae: %s: %zu duplicate cell name(s), e.g. '%s'; labels and outputs cannot tell them apart\n",
+                   d.description.c_str(), dup, first.c_str());
   }
   if (d.counts.row_names.empty()) {  // formats without cell names: number them for the TSV outputs
     d.counts.row_names.resize(static_cast<std::size_t>(d.counts.n_rows));

@@ -62,6 +62,10 @@ class LineReader {
     if (len > 0 && buf_[begin_ + len - 1] == '\r') --len;
     line = std::string_view(buf_.data() + begin_, len);
     ++line_no_;
+    // A carriage return inside the first line: the file breaks lines with CR alone (classic Mac),
+    // which would otherwise read as one long line and fail later with a puzzling message.
+    if (line_no_ == 1 && line.find('\r') != std::string_view::npos)
+      fail_here("carriage return inside the line: CR-only line endings? Convert them to LF (or CRLF)");
   }
 
   std::unique_ptr<ByteSource> src_;
