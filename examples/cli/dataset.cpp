@@ -19,6 +19,9 @@ void check_split(const std::vector<double>& f);
 void check_spec(const DataSpec& s) {
   check_split(s.split);
   if (s.top_genes < 0) throw UsageError("--top-genes: must be >= 0");
+  // config.txt holds one key=value a line
+  if (s.input.find_first_of("\r\n") != std::string::npos) throw UsageError("--input: a path with a line break");
+  if (s.labels.find_first_of("\r\n") != std::string::npos) throw UsageError("--labels: a path with a line break");
 }
 }  // namespace
 
