@@ -180,6 +180,28 @@ TEMPLATE_TEST_CASE("Sparse first layer: spmm and spmm_grad match dense products,
   CHECK((c.dense() - ref).cwiseAbs().maxCoeff() <= tol * (W.cwiseAbs() * X.middleCols(30, 40)).maxCoeff());
 }
 
+TEST_CASE("Sparse first layer: out-of-range indices and decreasing offsets are refused, not read", "[backend]") {
+  // The encoder's first layer reads a batch before the likelihood checks it.
+  const Index G = 50, N = 3, M = 4;
+  Rng rng(4);
+  Padded<float> w(M, G, 0, rng), c(M, N, 0, rng);
+  std::vector<std::int64_t> ptr{0, 2, 3, 5};
+  std::vector<std::int32_t> idx{1, 7, 3, 0, 49};
+  std::vector<float> val{1, 2, 3, 4, 5};
+  const CscView<float> x{ptr.data(), idx.data(), val.data(), G, N};
+  for (std::int32_t bad : {50, -1, 1 << 30}) {
+    idx[2] = bad;
+    CHECK_THROWS_WITH(B::spmm<float>(1.f, w.cview(), x, 0.f, c.view()), Catch::Contains("out of range [0, 50)"));
+  }
+  idx[2] = 3;
+  ptr = {0, 2, 1, 5};
+  CHECK_THROWS_WITH(B::spmm<float>(1.f, w.cview(), x, 0.f, c.view()), Catch::Contains("decreasing offsets"));
+  ptr = {0, 2, 3, 5};
+  CHECK_NOTHROW(B::spmm<float>(1.f, w.cview(), x, 0.f, c.view()));  // nothing stale cached
+  const Md W = w.dense();
+  CHECK(std::abs(c.dense()(0, 1) - 3 * W(0, 3)) < 1e-5);
+}
+
 TEST_CASE("Sparse first layer: a batch rewritten in the same buffers is not mistaken for the last one", "[backend]") {
   // gene_major() keeps the gene-major copy of the last batch for the next call (spmm, then
   // spmm_grad on the same batch); batches reuse their buffers, so it must compare contents.

@@ -512,6 +512,16 @@ TEST_CASE("fused pass: float agrees with double; forward-only; strided views; ba
   CHECK_THROWS_AS(likelihood_forward_backward<double>(nb, MatrixView<const double>(h.data(), 8, 1), {}, bad, {},
                                                       VectorView<double>(lp.data(), 1), {}, {}),
                   InputError);
+  val = {1, INFINITY};  // an infinite count (log p would be -inf or NaN, silently)
+  CHECK_THROWS_AS(likelihood_forward_backward<double>(nb, MatrixView<const double>(h.data(), 8, 1), {}, bad, {},
+                                                      VectorView<double>(lp.data(), 1), {}, {}),
+                  InputError);
+  {
+    std::vector<float> hf(8, 0.f), lpf(1);
+    CHECK_THROWS_WITH(likelihood_forward_backward<float>(nb, MatrixView<const float>(hf.data(), 8, 1), {}, bad, {},
+                                                         VectorView<float>(lpf.data(), 1), {}, {}),
+                      Catch::Contains("non-finite"));
+  }
   // Wrong number of head rows.
   CHECK_THROWS_AS(likelihood_forward_backward<double>(nb, MatrixView<const double>(h.data(), 4, 1), {}, bad, {},
                                                       VectorView<double>(lp.data(), 1), {}, {}),

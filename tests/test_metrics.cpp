@@ -158,6 +158,9 @@ TEST_CASE("k-means exact small case and input checks", "[metrics][kmeans]") {
   CHECK_THROWS_AS(scvae::kmeans(x, 0, 0), scvae::InputError);
   x(0, 1) = std::nan("");
   CHECK_THROWS_WITH(scvae::kmeans(x, 2, 0), Catch::Contains("non-finite"));
+  // Finite values whose squared distances overflow: no run could win (was an empty result).
+  x << 0, 1e160, -1e160, 5e159;
+  CHECK_THROWS_WITH(scvae::kmeans(x, 2, 0), Catch::Contains("overflow"));
 }
 
 TEST_CASE("k-means keeps k clusters populated on awkward data", "[metrics][kmeans]") {

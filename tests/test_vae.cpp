@@ -2,6 +2,8 @@
 // likelihood; KL known values; importance-weighted bound; determinism.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include <scvae/vae.hpp>
 
 #include "fd_util.hpp"
@@ -243,6 +245,73 @@ TEST_CASE("Bad configurations are rejected with a clear message", "[vae]") {
   o.batch_size = 10;
   Trainer<Vae<B, float>> t(vae, o);
   CHECK_THROWS_WITH(t.fit(data, all_rows(data)), Catch::Contains("genes"));
+
+  VaeConfig bad_enum = cfg;  // e.g. an integer read from elsewhere, cast
+  bad_enum.likelihood.dispersion = static_cast<Dispersion>(5);
+  CHECK_THROWS_WITH((Vae<B, float>(bad_enum, 10)), Catch::Contains("dispersion"));
+  bad_enum = cfg;
+  bad_enum.likelihood.kind = static_cast<Likelihood>(7);
+  CHECK_THROWS_WITH((Vae<B, float>(bad_enum, 10)), Catch::Contains("likelihood"));
+  CHECK_THROWS_WITH(vae.init_mean_bias({1, 2, NAN, 1, 1}), Catch::Contains("gene 2"));
+}
+
+TEST_CASE("The trainer checks its data and options before training", "[vae][train]") {
+  VaeConfig cfg;
+  cfg.genes = 6;
+  cfg.hidden = {4};
+  cfg.latent = 2;
+  Vae<B, float> vae(cfg, 10);
+  TrainOptions o;
+  o.batch_size = 10;
+  o.epochs = 1;
+  const auto good = scvae_test::random_counts(20, 6, 1);
+  Trainer<Vae<B, float>> t(vae, o);
+  auto expect_data_error = [&](CsrMatrix d, const char* what) {
+    INFO(what);
+    CHECK_THROWS_AS(t.fit(d, all_rows(good)), InputError);
+  };
+  CsrMatrix d = good;
+  d.indices[3] = 500;  // out of range: read past the encoder's weights before
+  expect_data_error(d, "gene index out of range");
+  d = good;
+  d.values[4] = NAN;  // a NaN gene mean poisoned the bias before
+  expect_data_error(d, "NaN count");
+  d = good;
+  d.values[4] = INFINITY;
+  expect_data_error(d, "infinite count");
+  d = good;
+  d.values.resize(5);
+  expect_data_error(d, "values shorter than indices");
+  d = good;
+  d.indptr.resize(10);
+  expect_data_error(d, "indptr shorter than rows + 1");
+  CHECK_THROWS_AS(t.evaluate(d, {0, 1}, 0), InputError);
+
+  // Row ids and batch sizes of gather_batch.
+  CscBatch b;
+  const Index rows[] = {0, 25};
+  CHECK_THROWS_WITH(gather_batch(good, rows, 2, InputTransform::log1p, b), Catch::Contains("row 25 out of range"));
+  CHECK_THROWS_AS(gather_batch(good, rows, -2, InputTransform::log1p, b), InputError);
+
+  // An option this model cannot honour fails at once, not after mixture_init_epochs epochs.
+  TrainOptions mix = o;
+  mix.epochs = 1000000;
+  mix.mixture_init_epochs = 3;
+  Trainer<Vae<B, float>> tm(vae, mix);
+  CHECK_THROWS_WITH(tm.fit(good, all_rows(good)), Catch::Contains("no mixture"));
+  CHECK(tm.epochs_done() == 0);
+  mix.mixture_init_epochs = -1;
+  CHECK_THROWS_AS((Trainer<Vae<B, float>>(vae, mix)), InputError);
+
+  // A checkpoint folder that cannot be made fails before the first epoch.
+  const std::string file = scvae_test::tmp_path("not_a_folder");
+  std::ofstream(file) << "x";
+  TrainOptions ck = o;
+  ck.epochs = 1000000;
+  ck.checkpoint_dir = file + "/run";
+  Trainer<Vae<B, float>> tc(vae, ck);
+  CHECK_THROWS_WITH(tc.fit(good, all_rows(good)), Catch::Contains("checkpoint_dir"));
+  CHECK(tc.epochs_done() == 0);
 }
 
 TEST_CASE("Posterior-predictive samples: seeded, non-negative integers, mean close to the reconstruction", "[vae]") {

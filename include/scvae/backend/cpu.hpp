@@ -263,7 +263,12 @@ struct CpuBackend {
   static const GeneMajor& gene_major(CscView<float> x) {
     thread_local GeneMajor gm;  // grown once, reused: no allocation per step
     if (gm.holds(x)) return gm;
+    gm.rows = -1;  // holds nothing until rebuilt (a bad batch below throws midway)
     const Index G = x.rows;
+    // The batch's first reader (the encoder's first layer runs before the likelihood checks the
+    // counts): offsets and indices are checked here, or bad ones would write outside the arrays.
+    for (Index n = 0; n < x.cols; ++n)
+      SCVAE_CHECK(x.ptr[n] <= x.ptr[n + 1], "sparse input: column " + std::to_string(n) + " has decreasing offsets");
     const std::int64_t base = x.cols > 0 ? x.ptr[0] : 0, nnz = x.nnz();
     gm.start.assign(static_cast<std::size_t>(G + 1), 0);
     if (static_cast<std::int64_t>(gm.cell.size()) < nnz) {  // headroom: batches differ in nnz
@@ -272,7 +277,13 @@ struct CpuBackend {
       gm.key_idx.reserve(static_cast<std::size_t>(nnz + nnz / 2));
       gm.key_val.reserve(static_cast<std::size_t>(nnz + nnz / 2));
     }
-    for (std::int64_t k = base; k < base + nnz; ++k) ++gm.start[x.idx[k] + 1];
+    for (std::int64_t k = base; k < base + nnz; ++k) {
+      const std::int32_t g = x.idx[k];
+      if (static_cast<std::uint32_t>(g) >= static_cast<std::uint64_t>(G))
+        throw InputError("sparse input: row index " + std::to_string(g) + " out of range [0, " + std::to_string(G) +
+                         ") at entry " + std::to_string(k - base));
+      ++gm.start[g + 1];
+    }
     for (Index g = 0; g < G; ++g) gm.start[g + 1] += gm.start[g];
     // Scatter with a moving cursor per gene (start[g] is restored afterwards).
     for (Index n = 0; n < x.cols; ++n)

@@ -33,6 +33,7 @@ struct CsrMatrix {
   }
   // Throws InputError if the structure is inconsistent.
   void validate(const std::string& what = "matrix") const {
+    SCVAE_CHECK(n_rows >= 0 && n_cols >= 0, what + ": negative dimensions");
     SCVAE_CHECK(static_cast<Index>(indptr.size()) == n_rows + 1, what + ": indptr size != rows + 1");
     SCVAE_CHECK(indptr.front() == 0, what + ": indptr[0] != 0");
     SCVAE_CHECK(static_cast<std::int64_t>(indices.size()) == nnz(), what + ": indices size != nnz");
@@ -44,6 +45,8 @@ struct CsrMatrix {
                     what + ": column index out of range in row " + std::to_string(r));
         SCVAE_CHECK(k == indptr[r] || indices[k] > indices[k - 1],
                     what + ": column indices not strictly increasing in row " + std::to_string(r));
+        SCVAE_CHECK(values[k] >= 0.f && values[k] < INFINITY,
+                    what + ": negative or non-finite count in row " + std::to_string(r));
       }
     }
     SCVAE_CHECK(row_names.empty() || static_cast<Index>(row_names.size()) == n_rows, what + ": row name count != rows");
@@ -75,6 +78,7 @@ struct CscBatch {
 
 // Largest nnz any batch of `batch` rows can have: the sum of the `batch` largest row nnz.
 inline std::int64_t max_batch_nnz(const CsrMatrix& m, Index batch) {
+  SCVAE_CHECK(batch >= 0, "max_batch_nnz: negative batch size");
   std::vector<std::int64_t> r(m.n_rows);
   for (Index i = 0; i < m.n_rows; ++i) r[i] = m.row_nnz(i);
   batch = std::min(batch, m.n_rows);
@@ -109,6 +113,10 @@ inline float log1p_count(float v, const float* table /* log1p_count_table() */) 
 
 // Gathers rows `rows[0..n)` of `m` into `out` as [genes x n] CSC.
 inline void gather_batch(const CsrMatrix& m, const Index* rows, Index n, InputTransform tf, CscBatch& out) {
+  SCVAE_CHECK(n >= 0, "gather_batch: negative batch size");
+  for (Index j = 0; j < n; ++j)
+    SCVAE_CHECK(rows[j] >= 0 && rows[j] < m.n_rows, "gather_batch: row " + std::to_string(rows[j]) + " out of range (" +
+                                                         std::to_string(m.n_rows) + " rows)");
   out.rows = m.n_cols;
   out.cols = n;
   out.ptr.resize(n + 1);

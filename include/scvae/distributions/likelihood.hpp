@@ -190,7 +190,7 @@ void for_each_cell(Index G, Index B, VectorView<T> d_gene_log_theta, Cell cell) 
     }
   }
   SCVAE_CHECK(bad_column < 0, "likelihood: counts column " + std::to_string(bad_column) +
-                                  " has unsorted/out-of-range row indices or a negative/NaN count");
+                                  " has unsorted/out-of-range row indices or a negative or non-finite count");
 }
 
 // One cell's head columns and gradient outputs. element(): the reference element on gene g,
@@ -290,7 +290,7 @@ void likelihood_pass_fast(MatrixView<const float> heads, VectorView<const float>
     for (std::int64_t k = counts.ptr[b]; k < counts.ptr[b + 1]; ++k) {
       const Index g = counts.idx[k];
       const float x = counts.val[k];
-      if (g < g_min || g >= G || !(x >= 0.0f)) return false;
+      if (g < g_min || g >= G || !(x >= 0.0f && x < INFINITY)) return false;
       g_min = g + 1;
       if (x == 0.0f) continue;
       nz.gene[m] = g;
@@ -356,7 +356,7 @@ void likelihood_pass_reference(MatrixView<const T> heads, VectorView<const T> ge
       Index g_next = G;  // next gene with a stored count
       if (k < k_end) {
         g_next = counts.idx[k];
-        if (g_next < g || g_next >= G || !(counts.val[k] >= 0.0f)) return false;
+        if (g_next < g || g_next >= G || !(counts.val[k] >= 0.0f && counts.val[k] < INFINITY)) return false;
       }
       for (; g < g_next; ++g) lp_sum += c.template element<true>(g, T(0), set_dth);  // run of zeros
       if (k >= k_end) break;

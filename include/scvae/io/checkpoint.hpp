@@ -12,6 +12,7 @@
 // model kind, configuration and every slot's shape, each failure naming the file and field.
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -124,6 +125,9 @@ void save_checkpoint(const std::string& path, Model& model, Adam<typename Model:
   using B = typename Model::Backend;
   using T = typename Model::Scalar;
   auto& a = model.arena();
+  if (adam && adam->moment1().size != a.layout().param_size)
+    throw InputError("save_checkpoint: the optimiser holds " + std::to_string(adam->moment1().size) +
+                     " moments, the model " + std::to_string(a.layout().param_size) + " parameters");
   detail::KeyValues kv;
   model.write_config(kv);
   detail::ByteWriter w;
@@ -159,6 +163,9 @@ void save_checkpoint(const std::string& path, Model& model, Adam<typename Model:
 
 // Reads and verifies a checkpoint file (structure and CRC); does not need the model.
 inline Checkpoint read_checkpoint(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw CheckpointError("scvae: '" + path + "' is a folder, not a checkpoint file");
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) throw CheckpointError("scvae: cannot open checkpoint '" + path + "'");
   const std::streamoff size = f.tellg();
@@ -242,6 +249,9 @@ void restore_checkpoint(const Checkpoint& c, Model& model,
       throw CheckpointError("scvae: checkpoint '" + c.path + "' field '" + L.param_names[i] + "' has shape " +
                             std::to_string(c.slots[i].rows) + "x" + std::to_string(c.slots[i].cols) + ", model expects " +
                             std::to_string(L.params[i].rows) + "x" + std::to_string(L.params[i].cols));
+  if (adam && c.has_optimizer && static_cast<std::uint64_t>(adam->moment1().size) != c.n_params)  // before any read
+    throw InputError("restore_checkpoint: the optimiser holds " + std::to_string(adam->moment1().size) +
+                     " moments, the checkpoint's model " + std::to_string(c.n_params) + " parameters");
   detail::read_scalars<B, T>(c, 0, a.all_params());
   detail::read_scalars<B, T>(c, c.n_params, a.all_state());
   if (adam && c.has_optimizer) {

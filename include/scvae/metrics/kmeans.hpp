@@ -182,6 +182,8 @@ inline KMeansResult kmeans(MatrixView<const double> data,  // [D x N]
                                  std::to_string(distinct) + ")");
   const Eigen::VectorXd mean = x.rowwise().mean();
   const double variance = (x.colwise() - mean).squaredNorm() / static_cast<double>(x.size());
+  // Squared distances must be finite for any run to beat another (values near 1e154 overflow).
+  SCVAE_CHECK(std::isfinite(variance), "kmeans: values too large (squared distances overflow a double)");
   const double abs_tol = tol * variance;
 
   std::mt19937_64 rng(seed);

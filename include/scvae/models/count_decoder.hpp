@@ -52,6 +52,9 @@ struct CountDecoder {
   template <class B, class T>
   void init_mean_bias(Arena<B, T>& a, const std::vector<double>& gene_mean) const {
     SCVAE_CHECK(static_cast<Index>(gene_mean.size()) == genes, "init_mean_bias: one mean per gene expected");
+    for (Index g = 0; g < genes; ++g)
+      SCVAE_CHECK(gene_mean[g] >= 0 && std::isfinite(gene_mean[g]),
+                  "init_mean_bias: gene " + std::to_string(g) + " has a negative or non-finite mean");
     std::vector<T> bias(static_cast<std::size_t>(out.out), T(0));
     for (Index g = 0; g < genes; ++g) bias[g] = static_cast<T>(std::log(std::max(gene_mean[g], 1e-4)));
     B::template upload<T>(a.param_vec(out.b), bias.data());

@@ -29,6 +29,10 @@ struct ModelConfig {
     SCVAE_CHECK(!hidden.empty(), what + ".hidden needs at least one layer");
     for (auto h : hidden) SCVAE_CHECK(h > 0, what + ".hidden sizes must be positive");
     SCVAE_CHECK(dropout >= 0 && dropout < 1, what + ".dropout must be in [0, 1)");
+    // (values cast from integers read elsewhere must name a member)
+    const int kind = static_cast<int>(likelihood.kind), disp = static_cast<int>(likelihood.dispersion);
+    SCVAE_CHECK(kind >= 0 && kind <= static_cast<int>(Likelihood::zinb), what + ".likelihood.kind is not a likelihood");
+    SCVAE_CHECK(disp >= 0 && disp <= static_cast<int>(Dispersion::gene), what + ".likelihood.dispersion is not a dispersion");
   }
   MlpOptions encoder_options() const {
     MlpOptions o;

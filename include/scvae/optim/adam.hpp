@@ -20,8 +20,8 @@ struct AdamOptions {
   void validate() const {
     SCVAE_CHECK(learning_rate > 0 && std::isfinite(learning_rate), "Adam: learning rate must be positive");
     SCVAE_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "Adam: betas must be in [0, 1)");
-    SCVAE_CHECK(eps > 0, "Adam: eps must be positive");
-    SCVAE_CHECK(weight_decay >= 0, "Adam: weight decay must be non-negative");
+    SCVAE_CHECK(eps > 0 && std::isfinite(eps), "Adam: eps must be positive and finite");
+    SCVAE_CHECK(weight_decay >= 0 && std::isfinite(weight_decay), "Adam: weight decay must be non-negative and finite");
     SCVAE_CHECK(clip_value >= 0 && clip_norm >= 0, "Adam: clipping thresholds must be non-negative");
   }
 };

@@ -4,6 +4,7 @@
 // metrics, checkpoints (last and best), early stopping, divergence detection, progress callbacks.
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -61,6 +62,7 @@ struct TrainOptions {
     SCVAE_CHECK(batch_size > 0, "TrainOptions.batch_size must be positive");
     SCVAE_CHECK(kl_warmup_epochs >= 0, "TrainOptions.kl_warmup_epochs must be non-negative");
     SCVAE_CHECK(early_stopping_patience >= 0, "TrainOptions.early_stopping_patience must be non-negative");
+    SCVAE_CHECK(mixture_init_epochs >= 0, "TrainOptions.mixture_init_epochs must be non-negative");
     adam.validate();
   }
   double kl_weight(int epoch0) const {
@@ -116,6 +118,17 @@ class TrainerCore {
   TrainResult fit_from(const CsrMatrix& data, const Source& src, const std::vector<Index>& train_rows,
                        const std::vector<Index>& validation_rows) {
     SCVAE_CHECK(!train_rows.empty(), std::string(Source::kName) + ": no training cells");
+    data.validate(std::string(Source::kName) + ": data");  // O(nnz), once: gathers trust it
+    if constexpr (!decltype(has_mixture_init<Model>(0))::value)  // before training, not after E epochs
+      SCVAE_CHECK(opt_.mixture_init_epochs == 0,
+                  "scvae: TrainOptions.mixture_init_epochs is set but this model has no mixture");
+    if (!opt_.checkpoint_dir.empty()) {  // a folder that cannot be made fails now, not after an epoch
+      std::error_code ec;
+      std::filesystem::create_directories(opt_.checkpoint_dir, ec);
+      SCVAE_CHECK(!ec && std::filesystem::is_directory(opt_.checkpoint_dir),
+                  "TrainOptions.checkpoint_dir: cannot create '" + opt_.checkpoint_dir + "'" +
+                      (ec ? ": " + ec.message() : std::string()));
+    }
     SCVAE_CHECK(opt_.batch_size <= model_.max_batch(),
                 std::string(Source::kName) + ": batch_size exceeds the model's max_batch");
     check_rows(src, train_rows, "training");
@@ -293,6 +306,7 @@ class Trainer : public TrainerCore<Model, HostBatches> {
   // Mean ELBO, log-likelihood and KL per cell over `rows`, in evaluation mode, one draw of z per
   // cell from a generator seeded with `seed` (so repeated evaluations agree).
   SplitMetrics evaluate(const CsrMatrix& data, const std::vector<Index>& rows, std::uint64_t seed) {
+    data.validate("Trainer.evaluate: data");
     return this->evaluate_from(HostBatches{data}, rows, seed);
   }
 };

@@ -10,7 +10,7 @@
 // return a scalar (sum, sum_squares, all_finite) synchronise it.
 //
 // Deferred input errors: kernels that read counts record a bad column (unsorted or out-of-range
-// row index, negative or NaN count) in a device status word; it is read with the scalar of the
+// row index, negative or non-finite count) in a device status word; it is read with the scalar of the
 // next sum / sum_squares / all_finite (or check_status()) and thrown as scvae::InputError
 // there, so a training step reports it before it returns, without an extra synchronisation.
 #include <memory>
@@ -199,7 +199,7 @@ class Context {
     if (s == 0) return;
     SCVAE_CUDA_CHECK(cudaMemsetAsync(status(), 0, sizeof(int), stream_));
     SCVAE_CHECK(false, "likelihood/counts: counts column " + std::to_string(s - 1) +
-                           " has unsorted/out-of-range row indices or a negative/NaN count");
+                           " has unsorted/out-of-range row indices or a negative or non-finite count");
   }
 
   int device_ = 0;

@@ -9,7 +9,7 @@
 // a shared-memory tile pre-filled with -1 ("no stored count" -> the x = 0 fast path, exactly the
 // genes the CPU's sweep treats as zeros). Then every thread reads its genes' heads (coalesced),
 // evaluates the element, writes w * gradient, and keeps per-cell log-pmf sums in double.
-// Blocks of tile 0 also validate their cells' whole columns (sorted, in range, count >= 0) and
+// Blocks of tile 0 also validate their cells' whole columns (sorted, in range, 0 <= count < inf) and
 // report a bad column through the context's status word (thrown at the next scalar read).
 //
 // Reductions, all deterministic (no atomics):
@@ -61,7 +61,7 @@ __global__ void __launch_bounds__(kLikThreads)
       for (std::int64_t k = k0 + lane; k < k1; k += 32) {
         const std::int32_t g = counts.idx[k];
         const float v = counts.val[k];
-        if (g < 0 || g >= G || !(v >= 0.f) || (k > k0 && counts.idx[k - 1] >= g)) report_bad_column(status, b);
+        if (g < 0 || g >= G || !(v >= 0.f && v < INFINITY) || (k > k0 && counts.idx[k - 1] >= g)) report_bad_column(status, b);
       }
     std::int64_t ks = 0, ke = 0;
     if (lane == 0) {
