@@ -253,6 +253,20 @@ TEST_CASE("Bad configurations are rejected with a clear message", "[vae]") {
   bad_enum.likelihood.kind = static_cast<Likelihood>(7);
   CHECK_THROWS_WITH((Vae<B, float>(bad_enum, 10)), Catch::Contains("likelihood"));
   CHECK_THROWS_WITH(vae.init_mean_bias({1, 2, NAN, 1, 1}), Catch::Contains("gene 2"));
+  VaeConfig bad_clamp = cfg;
+  bad_clamp.clamp = {5, -5};  // inverted
+  CHECK_THROWS_WITH((Vae<B, float>(bad_clamp, 10)), Catch::Contains("clamp"));
+  bad_clamp.clamp = {NAN, NAN};
+  CHECK_THROWS_WITH((Vae<B, float>(bad_clamp, 10)), Catch::Contains("clamp"));
+
+  // A NaN or negative KL weight through the step API (the trainer computes its own).
+  const auto d5 = scvae_test::random_counts(4, 5, 2);
+  CscBatch b;
+  const auto r5 = all_rows(d5);
+  gather_batch(d5, r5.data(), 4, InputTransform::log1p, b);
+  Rng rng(1);
+  CHECK_THROWS_WITH(vae.forward_backward(b.input_view(), b.counts_view(), NAN, rng), Catch::Contains("kl_weight"));
+  CHECK_THROWS_WITH(vae.forward_backward(b.input_view(), b.counts_view(), -1.f, rng), Catch::Contains("kl_weight"));
 }
 
 TEST_CASE("The trainer checks its data and options before training", "[vae][train]") {
@@ -286,6 +300,7 @@ TEST_CASE("The trainer checks its data and options before training", "[vae][trai
   d.indptr.resize(10);
   expect_data_error(d, "indptr shorter than rows + 1");
   CHECK_THROWS_AS(t.evaluate(d, {0, 1}, 0), InputError);
+  CHECK_THROWS_WITH(t.evaluate(good, {}, 0), Catch::Contains("no rows"));  // not NaN metrics
 
   // Row ids and batch sizes of gather_batch.
   CscBatch b;

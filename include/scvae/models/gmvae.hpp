@@ -127,6 +127,7 @@ class Gmvae {
   StepStats forward_backward(CscView<float> input, CscView<float> counts, T kl_weight, Rng& rng,
                              MatrixView<const T> eps = {}) {
     const Index n = check_batch(input, counts), K = cfg_.components, KN = K * n;
+    SCVAE_CHECK(kl_weight >= T(0) && kl_weight < T(INFINITY), "Gmvae.forward_backward: kl_weight must be finite and >= 0");
     const T scale = T(-1) / T(n);
     forward(input, n, Mode::train, rng, eps);
     // likelihood per component block, weighted by -q_k / N

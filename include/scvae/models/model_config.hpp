@@ -1,6 +1,7 @@
 #pragma once
 // The configuration shared by the VAE and the GMVAE: network sizes, likelihood, normalisation,
 // input transform, and its "key=value" form stored in checkpoints.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct ModelConfig {
     const int kind = static_cast<int>(likelihood.kind), disp = static_cast<int>(likelihood.dispersion);
     SCVAE_CHECK(kind >= 0 && kind <= static_cast<int>(Likelihood::zinb), what + ".likelihood.kind is not a likelihood");
     SCVAE_CHECK(disp >= 0 && disp <= static_cast<int>(Dispersion::gene), what + ".likelihood.dispersion is not a dispersion");
+    SCVAE_CHECK(std::isfinite(clamp.lv_min) && std::isfinite(clamp.lv_max) && clamp.lv_min <= clamp.lv_max &&
+                    clamp.lv_max <= 80,  // exp(lv) stays finite in float
+                what + ".clamp: need finite lv_min <= lv_max <= 80");
   }
   MlpOptions encoder_options() const {
     MlpOptions o;

@@ -84,6 +84,7 @@ class Vae {
   StepStats forward_backward(CscView<float> input, CscView<float> counts, T kl_weight, Rng& rng,
                              MatrixView<const T> eps = {}) {
     const Index n = check_batch(input, counts);
+    SCVAE_CHECK(kl_weight >= T(0) && kl_weight < T(INFINITY), "Vae.forward_backward: kl_weight must be finite and >= 0");
     encode_sample(input, n, Mode::train, rng, eps);
     decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::train, rng);
     B::template fill<T>(dec_.weight.segment(0, n), T(-1) / T(n));

@@ -45,6 +45,7 @@ class CudaTrainer : public TrainerCore<Model, cuda::DeviceBatches> {
   }
   // Mean ELBO, log-likelihood and KL per cell over `rows` (evaluation mode, seeded noise).
   SplitMetrics evaluate(const cuda::DeviceCsr& device, const std::vector<Index>& rows, std::uint64_t seed) {
+    SCVAE_CHECK(!rows.empty(), "CudaTrainer.evaluate: no rows to evaluate");
     return this->evaluate_from(cuda::DeviceBatches{device}, rows, seed);
   }
 };

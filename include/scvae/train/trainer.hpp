@@ -307,6 +307,7 @@ class Trainer : public TrainerCore<Model, HostBatches> {
   // cell from a generator seeded with `seed` (so repeated evaluations agree).
   SplitMetrics evaluate(const CsrMatrix& data, const std::vector<Index>& rows, std::uint64_t seed) {
     data.validate("Trainer.evaluate: data");
+    SCVAE_CHECK(!rows.empty(), "Trainer.evaluate: no rows to evaluate");  // (metrics of nothing are NaN)
     return this->evaluate_from(HostBatches{data}, rows, seed);
   }
 };
