@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include <scvae/core/system.hpp>
 #include <scvae/io/checkpoint.hpp>
 
 namespace fs = std::filesystem;
@@ -365,8 +366,7 @@ TEST_CASE("scvae: sizes past the machine, no validation cells, bad records and e
   // A 70-byte header declaring 2^31 - 1 cells: refused before their 34 GB of row offsets.
   const std::string tiny = kTmp + "/tiny.mtx";
   std::ofstream(tiny) << "%%MatrixMarket matrix coordinate integer general\n1 2147483647 1\n1 1 5\n";
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (double(pages) * double(page) < 16.0 * 2147483647.0) {
+  if (scvae::physical_memory_bytes() < 16.0 * 2147483647.0) {
     r = run_scvae("train --input '" + tiny + "' --overwrite --out '" + out + "'");
     INFO(r.out);
     CHECK(r.rc == 3);
@@ -425,6 +425,15 @@ TEST_CASE("scvae: sizes past the machine, no validation cells, bad records and e
     CHECK(r.rc == 3);
     CHECK(r.out.find("config.txt") != std::string::npos);
   }
+  // ...while every uint64 seed (--seed takes them all) reads back.
+  {
+    std::ofstream cfg(bad + "/config.txt");
+    for (const auto& line : lines_of(run + "/config.txt"))
+      cfg << (line.rfind("split_seed=", 0) == 0 ? std::string("split_seed=18446744073709551615") : line) << "\n";
+  }
+  r = run_scvae("evaluate --checkpoint '" + bad + "/best.ckpt' --importance-samples 2 --overwrite --out '" + out + "'");
+  INFO(r.out);
+  CHECK(r.rc == 0);
 }
 
 TEST_CASE("scvae train: Ctrl-C stops after the current batch, keeps last.ckpt, exits 130", "[cli]") {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <scvae/core/error.hpp>
@@ -29,19 +30,33 @@ std::vector<std::string> split_commas(const std::string& text) {
 }
 }  // namespace
 
+bool parse_integer(const std::string& s, long long& v) {
+  std::size_t pos = 0;
+  try {
+    v = std::stoll(s, &pos);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return !s.empty() && pos == s.size();
+}
+
+bool parse_unsigned(const std::string& s, unsigned long long& v) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) return false;  // stoull takes "-1"
+  try {
+    v = std::stoull(s);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
 std::vector<long> parse_int_list(const std::string& text, const std::string& flag) {
   std::vector<long> out;
   for (const auto& s : split_commas(text)) {
-    std::size_t pos = 0;
-    long v = 0;
-    try {
-      v = std::stol(s, &pos);
-    } catch (const std::exception&) {
-      pos = std::string::npos;
-    }
-    if (pos != s.size() || s.empty() || v <= 0)
+    long long v = 0;
+    if (!parse_integer(s, v) || v <= 0 || v > std::numeric_limits<long>::max())
       throw UsageError(flag + ": expected a comma-separated list of positive integers, got '" + text + "'");
-    out.push_back(v);
+    out.push_back(static_cast<long>(v));
   }
   if (out.empty()) throw UsageError(flag + ": the list is empty");
   return out;
@@ -220,13 +235,10 @@ void Progress::epoch(int epoch, double train_elbo, double validation_elbo, doubl
   clear_line();
   const double elapsed = now_seconds() - start_;
   const double eta = epoch > 0 ? elapsed / epoch * (total_epochs_ - epoch) : NAN;
-  const int w = int(std::to_string(total_epochs_).size());
-  if (std::isnan(validation_elbo))  // no validation cells: "best" is by the training ELBO
-    std::fprintf(stderr, "epoch %*d/%d  train ELBO %10.3f%s  %.2f s  ETA %s\n", w, epoch, total_epochs_, train_elbo,
-                 best ? " *" : "  ", seconds, format_duration(eta).c_str());
-  else
-    std::fprintf(stderr, "epoch %*d/%d  train ELBO %10.3f  validation ELBO %10.3f%s  %.2f s  ETA %s\n", w, epoch,
-                 total_epochs_, train_elbo, validation_elbo, best ? " *" : "  ", seconds, format_duration(eta).c_str());
+  char validation[64] = "";  // no validation cells (NaN): "best" is by the training ELBO
+  if (!std::isnan(validation_elbo)) std::snprintf(validation, sizeof validation, "  validation ELBO %10.3f", validation_elbo);
+  std::fprintf(stderr, "epoch %*d/%d  train ELBO %10.3f%s%s  %.2f s  ETA %s\n", int(std::to_string(total_epochs_).size()),
+               epoch, total_epochs_, train_elbo, validation, best ? " *" : "  ", seconds, format_duration(eta).c_str());
   std::fflush(stderr);
 }
 

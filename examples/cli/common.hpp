@@ -24,6 +24,9 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The whole of s as an integer (no leading/trailing text); false if it is not one.
+bool parse_integer(const std::string& s, long long& v);
+bool parse_unsigned(const std::string& s, unsigned long long& v);  // digits only
 // Parses "250,250" into sizes; `flag` names the option in the error message.
 std::vector<long> parse_int_list(const std::string& text, const std::string& flag);
 std::vector<double> parse_double_list(const std::string& text, const std::string& flag);

@@ -14,8 +14,31 @@
 namespace scvae_cli {
 
 namespace {
-scvae::LabelOptions parse_label_spec(const std::string& spec, std::string& file);
-void check_split(const std::vector<double>& f);
+
+// "FILE[:COLUMN]": COLUMN is a header name or a 0-based field index. A path that exists as
+// given wins, so file names containing ':' still work.
+scvae::LabelOptions parse_label_spec(const std::string& spec, std::string& file) {
+  scvae::LabelOptions opt;
+  file = spec;
+  std::error_code ec;
+  const auto colon = spec.rfind(':');
+  if (std::filesystem::exists(spec, ec) || colon == std::string::npos || colon == 0) return opt;
+  file = spec.substr(0, colon);
+  const std::string column = spec.substr(colon + 1);
+  if (column.empty()) throw UsageError("--labels: empty column after ':' in '" + spec + "'");
+  if (column.find_first_not_of("0123456789") == std::string::npos) opt.column_index = std::stoi(column);
+  else opt.column = column;
+  return opt;
+}
+
+void check_split(const std::vector<double>& f) {
+  if (f.size() != 3) throw UsageError("--split: expected three fractions TRAIN,VALIDATION,TEST, e.g. 0.81,0.09,0.10");
+  for (double x : f)
+    if (x < 0) throw UsageError("--split: fractions must be non-negative");
+  if (std::abs(f[0] + f[1] + f[2] - 1.0) > 1e-6) throw UsageError("--split: fractions must sum to 1");
+  if (f[0] <= 0) throw UsageError("--split: the training fraction must be positive");
+}
+
 void check_spec(const DataSpec& s) {
   check_split(s.split);
   if (s.top_genes < 0) throw UsageError("--top-genes: must be >= 0");
@@ -47,24 +70,18 @@ DataSpec DataSpec::read(const RunRecord& r, const std::string& where) {
     return it->second;
   };
   // A value that does not parse or check is the file's fault (InputError, exit 3), named there.
-  const auto integer = [&](const char* k, bool allow_negative) {
-    const std::string v = get(k);
-    std::size_t used = 0;
-    long long x = 0;
-    try {
-      x = std::stoll(v, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (v.empty() || used != v.size() || (!allow_negative && v[0] == '-'))
-      throw scvae::InputError(where + ": field '" + k + "': not an integer: '" + v + "'");
-    return x;
+  const auto not_integer = [&](const char* k) {
+    return scvae::InputError(where + ": field '" + k + "': not an integer: '" + get(k) + "'");
   };
   DataSpec s;
   s.input = get("input") == kBuiltinName ? "" : get("input");
   s.labels = get("labels");
-  s.top_genes = static_cast<long>(integer("top_genes", true));
-  s.split_seed = static_cast<std::uint64_t>(integer("split_seed", false));
+  long long top = 0;
+  unsigned long long seed = 0;
+  if (!parse_integer(get("top_genes"), top)) throw not_integer("top_genes");
+  if (!parse_unsigned(get("split_seed"), seed)) throw not_integer("split_seed");  // seeds span all of uint64
+  s.top_genes = static_cast<long>(top);
+  s.split_seed = static_cast<std::uint64_t>(seed);
   try {
     s.split = parse_double_list(get("split"), "split");
     check_spec(s);
@@ -73,34 +90,6 @@ DataSpec DataSpec::read(const RunRecord& r, const std::string& where) {
   }
   return s;
 }
-
-namespace {
-
-// "FILE[:COLUMN]": COLUMN is a header name or a 0-based field index. A path that exists as
-// given wins, so file names containing ':' still work.
-scvae::LabelOptions parse_label_spec(const std::string& spec, std::string& file) {
-  scvae::LabelOptions opt;
-  file = spec;
-  std::error_code ec;
-  const auto colon = spec.rfind(':');
-  if (std::filesystem::exists(spec, ec) || colon == std::string::npos || colon == 0) return opt;
-  file = spec.substr(0, colon);
-  const std::string column = spec.substr(colon + 1);
-  if (column.empty()) throw UsageError("--labels: empty column after ':' in '" + spec + "'");
-  if (column.find_first_not_of("0123456789") == std::string::npos) opt.column_index = std::stoi(column);
-  else opt.column = column;
-  return opt;
-}
-
-void check_split(const std::vector<double>& f) {
-  if (f.size() != 3) throw UsageError("--split: expected three fractions TRAIN,VALIDATION,TEST, e.g. 0.81,0.09,0.10");
-  for (double x : f)
-    if (x < 0) throw UsageError("--split: fractions must be non-negative");
-  if (std::abs(f[0] + f[1] + f[2] - 1.0) > 1e-6) throw UsageError("--split: fractions must sum to 1");
-  if (f[0] <= 0) throw UsageError("--split: the training fraction must be positive");
-}
-
-}  // namespace
 
 Dataset load_dataset(const DataSpec& spec, bool verbose) {
   check_spec(spec);

@@ -1,13 +1,12 @@
 #include "model_runner.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
 #include <type_traits>
 
+#include <scvae/core/system.hpp>
 #include <scvae/gmvae.hpp>
 
 namespace scvae_cli {
@@ -131,10 +130,8 @@ void check_fits_in_memory(const ModelSpec& s, const FitSettings& fit, Index gene
   const double params = enc * (mixture ? 2 : 1) + dec;  // GMVAE: the q(y|x) encoder as well
   const double activations = B * K * (3 * G * P + 4 * width_sum + 4 * Z);
   const double need = 4.0 * (4 * params + activations);
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || page <= 0) return;
-  const double have = double(pages) * double(page);
-  if (need > have) {
+  const double have = scvae::physical_memory_bytes();
+  if (have > 0 && need > have) {
     char msg[400];
     std::snprintf(msg, sizeof msg,
                   "the model (%s) on %ld genes with --batch-size %ld needs about %.1f GB (parameters, gradients, "

@@ -119,7 +119,7 @@ class TrainerCore {
                        const std::vector<Index>& validation_rows) {
     SCVAE_CHECK(!train_rows.empty(), std::string(Source::kName) + ": no training cells");
     data.validate(std::string(Source::kName) + ": data");  // O(nnz), once: gathers trust it
-    if constexpr (!decltype(has_mixture_init<Model>(0))::value)  // before training, not after E epochs
+    if constexpr (!kHasMixture)  // before training, not after E epochs
       SCVAE_CHECK(opt_.mixture_init_epochs == 0,
                   "scvae: TrainOptions.mixture_init_epochs is set but this model has no mixture");
     if (!opt_.checkpoint_dir.empty()) {  // a folder that cannot be made fails now, not after an epoch
@@ -234,18 +234,19 @@ class TrainerCore {
   template <class M>
   static std::false_type has_mixture_init(...);
 
+  static constexpr bool kHasMixture = decltype(has_mixture_init<Model>(0))::value;
+
   // Between epochs: the training batch's buffers are free, so the gathers reuse them (on the
-  // device for CudaTrainer: nothing but the latent means crosses PCIe).
+  // device for CudaTrainer: nothing but the latent means crosses PCIe). Models without a mixture
+  // never get here: fit_from refuses mixture_init_epochs for them before training.
   void reinit_mixture(const Source& src, const std::vector<Index>& rows) {
-    if constexpr (decltype(has_mixture_init<Model>(0))::value) {
+    if constexpr (kHasMixture) {
       const InputTransform tf = model_.config().input_transform;
       model_.init_mixture(rows, opt_.seed ^ 0x4b4d45414e53ULL, [&](const Index* r, Index n) {
         src.gather(batch_, r, n, tf);
         return batch_.input_view();
       });
       adam_.reset();
-    } else {
-      throw InputError("scvae: TrainOptions.mixture_init_epochs is set but this model has no mixture");
     }
   }
   static SplitMetrics mean_of(const StepStats& s) {

@@ -3,9 +3,6 @@
 // Decompression is our own zlib inflate loop (not gzread) so that a truncated or corrupt stream is
 // always reported, concatenated gzip members are read, and fuzzers can feed bytes from memory.
 #include <zlib.h>
-#if defined(__unix__) || defined(__APPLE__)
-#include <unistd.h>
-#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -20,6 +17,7 @@
 #include <vector>
 
 #include "../../core/error.hpp"
+#include "../../core/system.hpp"
 
 namespace scvae {
 namespace data_detail {
@@ -36,19 +34,13 @@ namespace data_detail {
 // (and a reader's per-row counts) take 16 bytes a cell whatever the entries. Refuses a count
 // whose offsets alone would not fit in this machine's memory, before allocating them.
 inline void check_cells_fit(const std::string& file, std::int64_t line, std::uint64_t cells) {
-#if defined(__unix__) || defined(__APPLE__)
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || page <= 0) return;
-  const double have = double(pages) * double(page), need = 16.0 * double(cells);
-  if (need > have) {
+  const double have = physical_memory_bytes(), need = 16.0 * double(cells);
+  if (have > 0 && need > have) {
     char msg[200];
     std::snprintf(msg, sizeof msg, "declares %llu cells: their row offsets alone need %.1f GB, more than this machine's %.1f GB",
                   static_cast<unsigned long long>(cells), need / 1e9, have / 1e9);
     fail(file, line, msg);
   }
-#else
-  (void)file, (void)line, (void)cells;
-#endif
 }
 
 class ByteSource {
