@@ -5,7 +5,8 @@
 #
 #   scripts/bench_cpu.sh [build-dir]        (default build-perf-native)
 # Env: THREADS (2), EPOCHS (3, ours), TORCH_EPOCHS (2), SKIP_TORCH=1, SKIP_MEMORY=1, SKIP_GMVAE=1,
-#      BLAS=0 (configure with -DSCVAE_USE_BLAS=OFF: Eigen GEMMs), NATIVE=0 (no -march=native for the benchmarks).
+#      BLAS=0 (configure with -DSCVAE_USE_BLAS=OFF), DNNL=0 (-DSCVAE_USE_DNNL=OFF; with both off:
+#      Eigen GEMMs), NATIVE=0 (no -march=native for the benchmarks).
 # Installs python3-torch (Debian's PyTorch 1.13) for the peer if it is missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,10 +24,12 @@ fi
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSCVAE_ENABLE_CUDA=OFF \
   -DSCVAE_BENCH_NATIVE=$([ "${NATIVE:-1}" = 1 ] && echo ON || echo OFF) \
-  -DSCVAE_USE_BLAS=$([ "${BLAS:-1}" = 1 ] && echo ON || echo OFF) >/dev/null
+  -DSCVAE_USE_BLAS=$([ "${BLAS:-1}" = 1 ] && echo ON || echo OFF) \
+  -DSCVAE_USE_DNNL=$([ "${DNNL:-1}" = 1 ] && echo ON || echo OFF) >/dev/null
 ninja -C "$build" -j2 train_benchmark >/dev/null
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%FT%TZ)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
+  "(cpu family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | xargs), model $(grep -m1 '^model\s' /proc/cpuinfo | cut -d: -f2 | xargs)), $(date -u +%FT%TZ)"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-8s %10s %10s %10s %8s %8s\n' likelihood torch_s ours_s gemm_s speedup vs_gemm
 for lik in poisson nb zip zinb; do

@@ -12,7 +12,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
     -DSCVAE_BUILD_EXAMPLES=OFF -DSCVAE_BUILD_BENCHMARKS=OFF -DSCVAE_ENABLE_CUDA=OFF -DSCVAE_SANITIZE=ON \
-    -DSCVAE_USE_BLAS=OFF  # the sanitizers see into Eigen's GEMMs, not into OpenBLAS's assembly
+    -DSCVAE_USE_BLAS=OFF -DSCVAE_USE_DNNL=OFF  # the sanitizers see into Eigen's GEMMs, not into JIT code
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 else
   build="$root/build"
