@@ -228,3 +228,24 @@ TEST_CASE("Mixture re-initialisation sets p(z|k) from k-means and q(y|x) to unif
   Trainer<Vae<B, float>> t(vae, o);
   CHECK_THROWS_WITH(t.fit(data, rows), Catch::Contains("no mixture"));
 }
+
+TEST_CASE("GMVAE: zero cells give empty per-cell outputs, as the VAE; batch statistics refuse them", "[gmvae]") {
+  auto data = scvae_test::random_counts(5, 9, 2);
+  CscBatch empty;
+  gather_batch(data, nullptr, 0, InputTransform::log1p, empty);
+  GmvaeConfig cfg;
+  cfg.genes = 9;
+  cfg.hidden = {6};
+  cfg.latent = 2;
+  cfg.components = 3;
+  Gmvae<B, double> m(cfg, 4, 1);
+  double sentinel = 7.0;  // nothing is written for no cells
+  Rng rng(3);
+  CHECK_NOTHROW(m.encode(empty.input_view(), &sentinel, &sentinel, &sentinel));
+  CHECK_NOTHROW(m.reconstruct(empty.input_view(), &sentinel, &sentinel));
+  CHECK_NOTHROW(m.sample(empty.input_view(), rng, &sentinel));
+  CHECK_NOTHROW(m.importance_log_likelihood(empty.input_view(), empty.counts_view(), 3, rng, &sentinel));
+  CHECK(sentinel == 7.0);
+  CHECK_THROWS_AS(m.evaluate(empty.input_view(), empty.counts_view(), rng), InputError);
+  CHECK_THROWS_AS(m.forward_backward(empty.input_view(), empty.counts_view(), 1.0, rng), InputError);
+}

@@ -363,3 +363,24 @@ TEST_CASE("Posterior-predictive samples: seeded, non-negative integers, mean clo
   }
   CHECK(sm / mm == Approx(1.0).margin(0.03));
 }
+
+TEST_CASE("VAE: zero cells give empty per-cell outputs; batch statistics refuse them", "[vae]") {
+  auto data = scvae_test::random_counts(5, 9, 2);
+  CscBatch empty;
+  gather_batch(data, nullptr, 0, InputTransform::log1p, empty);
+  VaeConfig cfg;
+  cfg.genes = 9;
+  cfg.hidden = {6};
+  cfg.latent = 2;
+  Vae<B, double> vae(cfg, 4, 1);
+  double sentinel = 7.0;  // nothing is written for no cells
+  Rng rng(3);
+  CHECK_NOTHROW(vae.encode(empty.input_view(), &sentinel, &sentinel));
+  CHECK_NOTHROW(vae.reconstruct(empty.input_view(), &sentinel, &sentinel));
+  CHECK_NOTHROW(vae.sample(empty.input_view(), rng, &sentinel));
+  CHECK_NOTHROW(vae.importance_log_likelihood(empty.input_view(), empty.counts_view(), 3, rng, &sentinel));
+  CHECK(sentinel == 7.0);
+  // ELBO sums are divided by the batch size: no cells, no loss
+  CHECK_THROWS_AS(vae.evaluate(empty.input_view(), empty.counts_view(), rng), InputError);
+  CHECK_THROWS_AS(vae.forward_backward(empty.input_view(), empty.counts_view(), 1.0, rng), InputError);
+}

@@ -179,7 +179,8 @@ class Gmvae {
   // [Z x N], per-component means [Z x K*N] (component-major); host arrays, any may be null.
   void encode(CscView<float> input, double* responsibilities, double* latent, double* component_means = nullptr) {
     const Index n = input.cols, K = cfg_.components, Z = cfg_.latent;
-    SCVAE_CHECK(n > 0 && n <= max_batch_ && input.rows == cfg_.genes, "Gmvae.encode: batch shape does not match the model");
+    SCVAE_CHECK(n >= 0 && n <= max_batch_ && input.rows == cfg_.genes, "Gmvae.encode: batch shape does not match the model");
+    if (n == 0) return;  // no cells, no outputs (and no zero-width kernel launches)
     Rng unused(0);
     encode_only(input, n, Mode::eval, unused);
     std::vector<double> q(static_cast<std::size_t>(K * n)), h(static_cast<std::size_t>(2 * Z * K * n));
@@ -202,6 +203,7 @@ class Gmvae {
     const Index n = input.cols, Z = cfg_.latent;
     std::vector<double> lat(static_cast<std::size_t>(Z * n));
     encode(input, nullptr, lat.data());
+    if (n == 0) return;
     std::vector<T> zt(lat.begin(), lat.end());
     B::template upload<T>(VectorView<T>{z_.data, Z * n}, zt.data());
     Rng unused(0);
@@ -212,7 +214,8 @@ class Gmvae {
   // Posterior-predictive counts [G x N] on the host: k ~ q(y|x), z ~ q(z|x,k), x ~ p(x|z).
   void sample(CscView<float> input, Rng& rng, double* out) {
     const Index n = input.cols, K = cfg_.components, Z = cfg_.latent;
-    SCVAE_CHECK(n > 0 && n <= max_batch_ && input.rows == cfg_.genes, "Gmvae.sample: batch shape does not match the model");
+    SCVAE_CHECK(n >= 0 && n <= max_batch_ && input.rows == cfg_.genes, "Gmvae.sample: batch shape does not match the model");
+    if (n == 0) return;
     encode_only(input, n, Mode::eval, rng);
     std::vector<double> q(static_cast<std::size_t>(K * n)), h(static_cast<std::size_t>(2 * Z * K * n));
     to_host(VectorView<T>{q_.data, K * n}, q.data());
@@ -233,7 +236,8 @@ class Gmvae {
   //   log (1/R) sum_r p(x|z_r) p(z_r) / q(z_r|x),  p(z) = sum_k pi_k N(z; m_k, v_k).
   void importance_log_likelihood(CscView<float> input, CscView<float> counts, int samples, Rng& rng, double* out) {
     SCVAE_CHECK(samples > 0, "importance_log_likelihood: samples must be positive");
-    const Index n = check_batch(input, counts), K = cfg_.components, Z = cfg_.latent;
+    const Index n = check_batch(input, counts, true), K = cfg_.components, Z = cfg_.latent;
+    if (n == 0) return;
     encode_only(input, n, Mode::eval, rng);
     std::vector<double> q(static_cast<std::size_t>(K * n)), h(static_cast<std::size_t>(2 * Z * K * n));
     std::vector<double> pm(static_cast<std::size_t>(Z * K)), pr(pm.size()), lp(static_cast<std::size_t>(K));
@@ -367,9 +371,11 @@ class Gmvae {
     for (auto& x : host) x = T((2 * rng.uniform() - 1) * limit);
     B::template upload<T>(v, host.data());
   }
-  Index check_batch(CscView<float> input, CscView<float> counts) const {
+  // Per-cell outputs of no cells are empty (allow_empty); batch sums are divided by the size.
+  Index check_batch(CscView<float> input, CscView<float> counts, bool allow_empty = false) const {
     SCVAE_CHECK(input.cols == counts.cols, "Gmvae: input and counts have different batch sizes");
-    SCVAE_CHECK(input.cols > 0 && input.cols <= max_batch_, "Gmvae: batch size must be in [1, max_batch]");
+    SCVAE_CHECK((input.cols > 0 || (allow_empty && input.cols == 0)) && input.cols <= max_batch_,
+                "Gmvae: batch size must be in [1, max_batch]");
     SCVAE_CHECK(input.rows == cfg_.genes && counts.rows == cfg_.genes, "Gmvae: batch gene count does not match the model");
     return input.cols;
   }

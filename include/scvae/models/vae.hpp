@@ -118,7 +118,8 @@ class Vae {
   // out: host array of N.
   void importance_log_likelihood(CscView<float> input, CscView<float> counts, int samples, Rng& rng, double* out) {
     SCVAE_CHECK(samples > 0, "importance_log_likelihood: samples must be positive");
-    const Index n = check_batch(input, counts);
+    const Index n = check_batch(input, counts, true);
+    if (n == 0) return;
     encoder_.forward(arena_, enc_, input, Mode::eval, rng);
     latent_head_.forward(arena_, head_.col_block(0, n), MatrixView<const T>(enc_.output(n)));
     std::vector<double> lw(static_cast<std::size_t>(samples * n));
@@ -147,7 +148,8 @@ class Vae {
   // Latent means and log-variances (evaluation mode): mean [Z x N], logvar [Z x N] on the host.
   void encode(CscView<float> input, double* mean, double* logvar = nullptr) {
     const Index n = input.cols;
-    SCVAE_CHECK(n <= max_batch_ && input.rows == cfg_.genes, "encode: batch shape does not match the model");
+    SCVAE_CHECK(n >= 0 && n <= max_batch_ && input.rows == cfg_.genes, "Vae.encode: batch shape does not match the model");
+    if (n == 0) return;  // no cells, no outputs (and no zero-width kernel launches)
     Rng unused(0);
     encoder_.forward(arena_, enc_, input, Mode::eval, unused);
     latent_head_.forward(arena_, head_.col_block(0, n), MatrixView<const T>(enc_.output(n)));
@@ -165,6 +167,7 @@ class Vae {
     const Index n = input.cols;
     std::vector<double> mu(static_cast<std::size_t>(cfg_.latent * n));
     encode(input, mu.data());
+    if (n == 0) return;
     std::vector<T> zt(mu.begin(), mu.end());
     B::template upload<T>(VectorView<T>{z_.data, cfg_.latent * n}, zt.data());
     Rng unused(0);
@@ -175,16 +178,19 @@ class Vae {
   // Posterior-predictive counts [G x N] on the host: z ~ q(z|x), then x ~ p(x|z).
   void sample(CscView<float> input, Rng& rng, double* out) {
     const Index n = input.cols;
-    SCVAE_CHECK(n > 0 && n <= max_batch_ && input.rows == cfg_.genes, "Vae.sample: batch shape does not match the model");
+    SCVAE_CHECK(n >= 0 && n <= max_batch_ && input.rows == cfg_.genes, "Vae.sample: batch shape does not match the model");
+    if (n == 0) return;
     encode_sample(input, n, Mode::eval, rng, {});
     decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng);
     likelihood_sample_to_host<B, T>(decoder_, arena_, dec_, n, rng, out);
   }
 
  private:
-  Index check_batch(CscView<float> input, CscView<float> counts) const {
+  // Per-cell outputs of no cells are empty (allow_empty); batch sums are divided by the size.
+  Index check_batch(CscView<float> input, CscView<float> counts, bool allow_empty = false) const {
     SCVAE_CHECK(input.cols == counts.cols, "Vae: input and counts have different batch sizes");
-    SCVAE_CHECK(input.cols > 0 && input.cols <= max_batch_, "Vae: batch size must be in [1, max_batch]");
+    SCVAE_CHECK((input.cols > 0 || (allow_empty && input.cols == 0)) && input.cols <= max_batch_,
+                "Vae: batch size must be in [1, max_batch]");
     SCVAE_CHECK(input.rows == cfg_.genes && counts.rows == cfg_.genes, "Vae: batch gene count does not match the model");
     return input.cols;
   }
