@@ -247,6 +247,34 @@ TEST_CASE("simulation options are validated", "[simulate]") {
   CHECK_THROWS_AS(scvae::simulate_counts(bad([](auto& o) { o.de_fold = 0.5; })), scvae::InputError);
   CHECK_THROWS_WITH(scvae::simulate_counts(bad([](auto& o) { o.cluster_proportions = {1.0, 2.0}; })),
                     Catch::Contains("cluster_proportions"));
+  // Values that overflowed the profiles or library sizes to inf/NaN (or silently to all zeros) are
+  // refused up front, naming the field.
+  const double nan = std::nan(""), inf = INFINITY;
+  auto refused = [&](auto edit, const char* field) {
+    INFO(field);
+    CHECK_THROWS_WITH(scvae::simulate_counts(bad(edit)), Catch::Contains(field));
+  };
+  refused([](auto& o) { o.de_fold = 1e308; }, "de_fold");
+  refused([&](auto& o) { o.de_fold = nan; }, "de_fold");
+  refused([](auto& o) { o.de_log_sd = 1e300; }, "de_log_sd");
+  refused([&](auto& o) { o.de_log_sd = inf; }, "de_log_sd");
+  refused([](auto& o) { o.gene_shape = 1e300; }, "gene_shape");
+  refused([&](auto& o) { o.gene_shape = nan; }, "gene_shape");
+  refused([](auto& o) { o.library_log_mean = -1e300; }, "library_log_mean");
+  refused([&](auto& o) { o.library_log_sd = nan; }, "library_log_sd");
+  refused([&](auto& o) { o.dispersion = inf; }, "dispersion");
+  refused([&](auto& o) { o.de_fraction = nan; }, "de_fraction");
+  refused([](auto& o) { o.cluster_proportions = {1e308, 1e308, 1e308, 1e308, 1e308}; }, "cluster_proportions");
+  // the extremes of the ranges still give finite profiles
+  auto edge = bad([](auto& o) {
+    o.cells = 50;
+    o.de_fraction = 1.0;
+    o.de_fold = 1e6;
+    o.de_log_sd = 5.0;
+    o.gene_shape = 1e6;
+  });
+  for (const auto& p : scvae::simulate_counts(edge).profiles)
+    for (double v : p) REQUIRE(std::isfinite(v));
   // Unequal proportions give the exact rounded sizes.
   auto o = bad([](auto& opt) {
     opt.cells = 101;

@@ -236,18 +236,24 @@ inline SimulatedData simulate_counts(const SimulationOptions& o) {
   SCVAE_CHECK(o.cells >= 1 && o.genes >= 1, "simulate_counts: cells and genes must be positive");
   SCVAE_CHECK(o.genes <= INT32_MAX, "simulate_counts: genes exceed the int32 column index range");
   SCVAE_CHECK(o.clusters >= 1 && o.clusters <= o.cells, "simulate_counts: clusters must be in [1, cells]");
-  SCVAE_CHECK(o.dispersion > 0.0 && std::isfinite(o.dispersion), "simulate_counts: dispersion must be positive");
-  SCVAE_CHECK(std::isfinite(o.library_log_mean) && o.library_log_mean < 20.0,
-              "simulate_counts: library_log_mean must be finite and < 20");
+  // The ranges keep every profile and library size finite: a normal draw is at most 8.7 in size
+  // (Box-Muller on 53-bit uniforms), so |log fold change| <= log(1e6) + 5 * 8.7 ~ 57 and
+  // log library size < 20 + 5 * 8.7. (Comparisons are written so that NaN fails them.)
+  SCVAE_CHECK(o.dispersion > 0.0 && std::isfinite(o.dispersion), "simulate_counts: dispersion must be positive and finite");
+  SCVAE_CHECK(o.library_log_mean >= 0.0 && o.library_log_mean < 20.0, "simulate_counts: library_log_mean must be in [0, 20)");
   SCVAE_CHECK(o.library_log_sd >= 0.0 && o.library_log_sd <= 5.0, "simulate_counts: library_log_sd must be in [0, 5]");
-  SCVAE_CHECK(o.gene_shape > 0.0 && std::isfinite(o.gene_shape), "simulate_counts: gene_shape must be positive");
+  SCVAE_CHECK(o.gene_shape > 0.0 && o.gene_shape <= 1e6, "simulate_counts: gene_shape must be in (0, 1e6]");
   SCVAE_CHECK(o.de_fraction >= 0.0 && o.de_fraction <= 1.0, "simulate_counts: de_fraction must be in [0, 1]");
-  SCVAE_CHECK(o.de_fold >= 1.0 && std::isfinite(o.de_fold), "simulate_counts: de_fold must be >= 1");
-  SCVAE_CHECK(o.de_log_sd >= 0.0 && std::isfinite(o.de_log_sd), "simulate_counts: de_log_sd must be >= 0");
+  SCVAE_CHECK(o.de_fold >= 1.0 && o.de_fold <= 1e6, "simulate_counts: de_fold must be in [1, 1e6]");
+  SCVAE_CHECK(o.de_log_sd >= 0.0 && o.de_log_sd <= 5.0, "simulate_counts: de_log_sd must be in [0, 5]");
   SCVAE_CHECK(o.cluster_proportions.empty() || static_cast<Index>(o.cluster_proportions.size()) == o.clusters,
               "simulate_counts: cluster_proportions must be empty or have one entry per cluster");
-  for (double w : o.cluster_proportions)
-    SCVAE_CHECK(w >= 0.0 && std::isfinite(w), "simulate_counts: cluster_proportions must be non-negative");
+  double proportion_total = 0.0;
+  for (double w : o.cluster_proportions) {
+    SCVAE_CHECK(w >= 0.0 && std::isfinite(w), "simulate_counts: cluster_proportions must be non-negative and finite");
+    proportion_total += w;
+  }
+  SCVAE_CHECK(std::isfinite(proportion_total), "simulate_counts: cluster_proportions overflow when summed");
 
   const Index n_cells = o.cells, n_genes = o.genes, k_types = o.clusters;
   std::mt19937_64 rng(s::splitmix64(o.seed));
