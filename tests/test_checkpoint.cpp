@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <array>
 #include <fstream>
+#include <sstream>
 
 #include <scvae/io/detail/crc32.hpp>
 #include <scvae/vae.hpp>
@@ -141,4 +143,51 @@ TEST_CASE("The trainer keeps last and best checkpoints", "[checkpoint][train]") 
   CHECK(last.meta_values().integer("epoch") == 3);
   CHECK(best.meta_values().integer("epoch") == res.best_epoch);
   CHECK(last.has_optimizer);
+}
+
+namespace {
+
+// A VAE whose saved configuration has one field dropped or replaced: what a foreign or older
+// writer could produce (the CRC is valid, so only the configuration check can catch it).
+struct EditedConfigVae {
+  using Backend = B;
+  using Scalar = float;
+  static constexpr const char* kind = "vae";
+  Vae<B, float>& vae;
+  std::string key, value;  // value empty: drop the key
+  Arena<B, float>& arena() { return vae.arena(); }
+  void write_config(detail::KeyValues& kv) const {
+    detail::KeyValues full;
+    vae.write_config(full);
+    std::istringstream in(full.text());
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto eq = line.find('=');
+      const std::string k = line.substr(0, eq);
+      if (k != key) kv.set(k, line.substr(eq + 1));
+      else if (!value.empty()) kv.set(k, value);
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("A checkpoint whose configuration lacks or breaks a field is a CheckpointError naming both", "[checkpoint]") {
+  using Model = Vae<B, float>;
+  Model vae(small_config(), 8, 1);
+  const std::string path = tmp_path("edited_config.ckpt");
+  for (const auto& [key, value, expect] : std::vector<std::array<std::string, 3>>{
+           {"latent", "", "missing field 'latent'"},
+           {"dropout", "", "missing field 'dropout'"},
+           {"latent", "x", "'latent' is not a number"},
+           {"latent", "0", "latent must be positive"}}) {
+    INFO(key << "=" << value);
+    EditedConfigVae edited{vae, key, value};
+    save_checkpoint(path, edited, nullptr);
+    const Checkpoint c = read_checkpoint(path);  // the file itself is sound
+    CHECK_THROWS_AS(load_model<Model>(path, 8), CheckpointError);
+    CHECK_THROWS_WITH(load_model<Model>(path, 8), Catch::Contains("edited_config.ckpt") && Catch::Contains(expect));
+    CHECK_THROWS_AS(c.model_config<VaeConfig>(), CheckpointError);
+    CHECK_THROWS_WITH(c.model_config<VaeConfig>(), Catch::Contains("edited_config.ckpt") && Catch::Contains(expect));
+  }
 }

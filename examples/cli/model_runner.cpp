@@ -322,12 +322,12 @@ Analysis analyse_checkpoint(const std::string& checkpoint, const Dataset& data, 
                               "); use the same input and --top-genes as for training");
   };
   if (c.kind == "vae") {
-    check_genes(scvae::VaeConfig::read(c.config_values()).genes);
+    check_genes(c.model_config<scvae::VaeConfig>().genes);
     auto m = scvae::load_model<Vae>(checkpoint, max_batch);
     return analyse(m, data, metric_rows, cell_rows, importance_samples, seed);
   }
   if (c.kind == "gmvae") {
-    check_genes(scvae::GmvaeConfig::read(c.config_values()).genes);
+    check_genes(c.model_config<scvae::GmvaeConfig>().genes);
     auto m = scvae::load_model<Gmvae>(checkpoint, max_batch);
     return analyse(m, data, metric_rows, cell_rows, importance_samples, seed);
   }

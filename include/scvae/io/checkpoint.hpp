@@ -41,6 +41,20 @@ struct Checkpoint {
 
   detail::KeyValues config_values() const { return detail::KeyValues::parse(config, path + ": config"); }
   detail::KeyValues meta_values() const { return detail::KeyValues::parse(meta, path + ": meta"); }
+
+  // The stored model configuration (VaeConfig, GmvaeConfig). A missing, malformed or invalid field
+  // is the file's fault, not the caller's: CheckpointError naming the file and the field.
+  template <class Config>
+  Config model_config() const {
+    const std::string where = "scvae: checkpoint '" + path + "' config";
+    try {
+      return Config::read(detail::KeyValues::parse(config, where));
+    } catch (const InputError& e) {
+      std::string msg = e.what();
+      if (msg.rfind(where, 0) != 0) msg = where + ": " + (msg.rfind("scvae: ", 0) == 0 ? msg.substr(7) : msg);
+      throw CheckpointError(msg);
+    }
+  }
 };
 
 namespace detail {
@@ -268,7 +282,7 @@ Model load_model(const std::string& path, Index max_batch) {
   const Checkpoint c = read_checkpoint(path);
   if (c.kind != Model::kind)
     throw CheckpointError("scvae: checkpoint '" + path + "' holds a " + c.kind + ", not a " + Model::kind);
-  Model m(Model::Config::read(c.config_values()), max_batch);
+  Model m(c.template model_config<typename Model::Config>(), max_batch);
   restore_checkpoint(c, m);
   return m;
 }
