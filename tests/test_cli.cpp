@@ -247,6 +247,17 @@ TEST_CASE("scvae grid-search ranks the grid by validation ELBO", "[cli]") {
   CHECK(lines_of(out + "/grid.csv").size() == 3);
 }
 
+TEST_CASE("scvae grid-search refuses a configuration no machine holds before training any", "[cli]") {
+  const std::string out = kTmp + "/grid_too_big";
+  const Run r = run_scvae("grid-search --input '" + simulated() + "' --model vae --hidden-grid 8 --latent-grid 2,100000000 "
+                          "--likelihoods poisson --batch-size 50 --threads 1 --overwrite --out '" + out + "'");
+  INFO(r.out);
+  CHECK(r.rc == 2);
+  CHECK(r.out.find("lower --hidden, --latent") != std::string::npos);
+  CHECK(r.out.find("[1/2]") == std::string::npos);  // the small configuration was not trained first
+  CHECK_FALSE(fs::exists(out + "/grid.csv"));
+}
+
 TEST_CASE("scvae re-executes itself for passive OpenMP waits without changing what it does", "[cli]") {
   // CTest sets OMP_WAIT_POLICY for every test; here it is unset, so the program takes the path
   // that sets it and re-executes itself (examples/cli/main.cpp).

@@ -60,6 +60,15 @@ int run_grid(GridArgs& a) {
 
   const Dataset data = load_dataset(f.data, true);
   if (data.split.validation.empty()) throw UsageError("--split: grid search ranks by validation ELBO; give a validation fraction > 0");
+  for (const auto& hidden : hiddens)  // every configuration's memory, before training any
+    for (long latent : latents)
+      for (const auto& lik : likelihoods) {
+        ModelSpec m = f.model;
+        m.hidden = hidden;
+        m.latent = latent;
+        m.likelihood = lik;
+        check_fits_in_memory(m, f.fit, data.counts.n_cols);
+      }
   const std::size_t total = hiddens.size() * latents.size() * likelihoods.size();
   std::fprintf(stderr, "scvae grid-search: %s\n  %zu configurations x %d epoch(s), %s, learning rate %g\n",
                data.description.c_str(), total, f.fit.epochs, f.model.kind.c_str(), f.fit.learning_rate);

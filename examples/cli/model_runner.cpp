@@ -150,7 +150,6 @@ namespace {
 template <class Model>
 FitResult fit_impl(const ModelSpec& spec, const FitSettings& fit, const Dataset& data, const EpochCallback& on_epoch,
                    Progress* progress) {
-  check_fits_in_memory(spec, fit, data.counts.n_cols);
   const auto cfg = make_config<typename Model::Config>(spec, data.counts.n_cols);
   Model model(cfg, fit.batch_size, fit.seed);
   scvae::Trainer<Model> trainer(model, make_train_options(fit, std::is_same_v<Model, Gmvae>, on_epoch, progress));

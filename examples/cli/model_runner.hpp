@@ -55,6 +55,7 @@ using EpochCallback = std::function<void(const scvae::EpochMetrics&, bool best)>
 // Trains a fresh model on data.split.train, validating on data.split.validation, on fit.device.
 // Throws scvae::DivergenceError (last.ckpt keeps the last good epoch) and polls interrupted().
 // Checkpoints are the same on either device, so evaluation always runs on the CPU.
+// Callers run check_fits_in_memory first, before writing anything (train, grid-search).
 FitResult fit_model(const ModelSpec& spec, const FitSettings& fit, const Dataset& data, const EpochCallback& on_epoch,
                     Progress* progress);
 
