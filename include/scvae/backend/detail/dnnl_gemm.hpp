@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <string>
 
 #include "../../core/error.hpp"
 #include "../../core/view.hpp"
@@ -54,9 +55,9 @@ inline bool dnnl_gemm(bool trans_a, bool trans_b, float alpha, MatrixView<const 
   thread_local dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   thread_local dnnl::stream stream(engine);
   thread_local std::map<Key, Cached> cache;
-  try {
-    auto it = cache.find(key);
-    if (it == cache.end()) {
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    try {
       // src = op(B)^T [N x K], weights = op(A)^T [K x M], dst = C^T [N x M], by strides.
       const memory::desc src({N, K}, memory::data_type::f32, trans_b ? memory::dims{1, ldb} : memory::dims{ldb, 1});
       const memory::desc weights({K, M}, memory::data_type::f32,
@@ -73,21 +74,22 @@ inline bool dnnl_gemm(bool trans_a, bool trans_b, float alpha, MatrixView<const 
       it = cache.emplace(key, Cached{dnnl::matmul(pd), memory(src, engine, DNNL_MEMORY_NONE),
                                      memory(weights, engine, DNNL_MEMORY_NONE), memory(dst, engine, DNNL_MEMORY_NONE)})
                .first;
+    } catch (const dnnl::error&) {
+      return false;  // declined before touching C: the caller's GEMM takes over
     }
-    Cached& p = it->second;
-    p.src.set_data_handle(const_cast<float*>(b.data));
-    p.weights.set_data_handle(const_cast<float*>(a.data));
-    p.dst.set_data_handle(c.data);
-    // The C call with the arguments on the stack (the C++ execute() builds a map on the heap).
-    const dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, p.src.get()}, {DNNL_ARG_WEIGHTS, p.weights.get()},
-                                     {DNNL_ARG_DST, p.dst.get()}};
-    if (dnnl_primitive_execute(p.prim.get(), stream.get(), 3, args) != dnnl_success)
-      throw Error("oneDNN: matmul execution failed");  // C may be partly written: no fallback
-    stream.wait();
-    return true;
-  } catch (const dnnl::error&) {
-    return false;
   }
+  Cached& p = it->second;
+  // From here C is being written: a failure is an error, never a fallback (beta applied twice).
+  dnnl_status_t st = dnnl_memory_set_data_handle(p.src.get(), const_cast<float*>(b.data));
+  if (st == dnnl_success) st = dnnl_memory_set_data_handle(p.weights.get(), const_cast<float*>(a.data));
+  if (st == dnnl_success) st = dnnl_memory_set_data_handle(p.dst.get(), c.data);
+  // The C call with the arguments on the stack (the C++ execute() builds a map on the heap).
+  const dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, p.src.get()}, {DNNL_ARG_WEIGHTS, p.weights.get()},
+                                   {DNNL_ARG_DST, p.dst.get()}};
+  if (st == dnnl_success) st = dnnl_primitive_execute(p.prim.get(), stream.get(), 3, args);
+  if (st == dnnl_success) st = dnnl_stream_wait(stream.get());
+  if (st != dnnl_success) throw Error("oneDNN: matmul execution failed (status " + std::to_string(int(st)) + ")");
+  return true;
 }
 
 }  // namespace scvae::detail
