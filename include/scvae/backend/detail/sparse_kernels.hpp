@@ -102,6 +102,19 @@ struct SpmmGradGenes {
 // block's last rows: full vectors load and store without a mask. (With a mask per vector, 16
 // masks in 7 usable mask registers were reloaded from the stack on every entry: 45% of the
 // first layer's time in perf at 250 rows, where only the last vector is partial.)
+// Vector J of a block: full for J < NF, masked by tail (zeros beyond) for J == NF, absent after.
+template <int NF, int J>
+SCVAE_SPARSE_AVX512 inline __m512 block_load(const float* p, __mmask16 tail) {
+  if constexpr (J < NF) return _mm512_loadu_ps(p + 16 * J);
+  else if constexpr (J == NF) return _mm512_maskz_loadu_ps(tail, p + 16 * J);
+  else return _mm512_setzero_ps();
+}
+template <int NF, int J>
+SCVAE_SPARSE_AVX512 inline void block_store(float* p, __m512 x, __mmask16 tail) {
+  if constexpr (J < NF) _mm512_storeu_ps(p + 16 * J, x);
+  else if constexpr (J == NF) _mm512_mask_storeu_ps(p + 16 * J, tail, x);
+}
+// (Vectors after NF are computed on zeros and never stored: the compiler drops them.)
 template <int NF>
 SCVAE_SPARSE_AVX512 inline void spmm_grad_block_avx512(GeneMajorView gm, Index g0, Index g1, const float* dc0,
                                                        Index lddc, float alpha, float* dw0, Index lddw,
@@ -110,24 +123,17 @@ SCVAE_SPARSE_AVX512 inline void spmm_grad_block_avx512(GeneMajorView gm, Index g
     const std::int64_t e0 = gm.start[g], e1 = gm.start[g + 1];
     if (e0 == e1) continue;
     float* dwg = dw0 + g * lddw;
-#define SCVAE_LOAD(j)                                                           \
-  __m512 a##j = _mm512_setzero_ps();                                           \
-  if constexpr (j < NF) a##j = _mm512_loadu_ps(dwg + 16 * j);                  \
-  else if constexpr (j == NF) a##j = _mm512_maskz_loadu_ps(tail, dwg + 16 * j);
+#define SCVAE_LOAD(j) __m512 a##j = block_load<NF, j>(dwg, tail);
     SCVAE_SPARSE_R16(SCVAE_LOAD)
 #undef SCVAE_LOAD
     for (std::int64_t e = e0; e < e1; ++e) {
       const __m512 v = _mm512_set1_ps(alpha * gm.val[e]);
       const float* d = dc0 + static_cast<Index>(gm.cell[e]) * lddc;
-#define SCVAE_FMA(j)                                                                   \
-  if constexpr (j < NF) a##j = _mm512_fmadd_ps(v, _mm512_loadu_ps(d + 16 * j), a##j); \
-  else if constexpr (j == NF) a##j = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(tail, d + 16 * j), a##j);
+#define SCVAE_FMA(j) a##j = _mm512_fmadd_ps(v, block_load<NF, j>(d, tail), a##j);
       SCVAE_SPARSE_R16(SCVAE_FMA)
 #undef SCVAE_FMA
     }
-#define SCVAE_STORE(j)                                                  \
-  if constexpr (j < NF) _mm512_storeu_ps(dwg + 16 * j, a##j);           \
-  else if constexpr (j == NF) _mm512_mask_storeu_ps(dwg + 16 * j, tail, a##j);
+#define SCVAE_STORE(j) block_store<NF, j>(dwg, a##j, tail);
     SCVAE_SPARSE_R16(SCVAE_STORE)
 #undef SCVAE_STORE
   }
@@ -141,19 +147,13 @@ SCVAE_SPARSE_AVX512 inline void spmm_block_avx512(GeneMajorView gm, Index g0, In
     const std::int64_t e0 = gm.start[g], e1 = gm.start[g + 1];
     if (e0 == e1) continue;
     const float* wg = w0 + g * ldw;
-#define SCVAE_LOAD(j)                                                           \
-  __m512 w##j = _mm512_setzero_ps();                                           \
-  if constexpr (j < NF) w##j = _mm512_loadu_ps(wg + 16 * j);                   \
-  else if constexpr (j == NF) w##j = _mm512_maskz_loadu_ps(tail, wg + 16 * j);
+#define SCVAE_LOAD(j) const __m512 w##j = block_load<NF, j>(wg, tail);
     SCVAE_SPARSE_R16(SCVAE_LOAD)
 #undef SCVAE_LOAD
     for (std::int64_t e = e0; e < e1; ++e) {
       const __m512 v = _mm512_set1_ps(alpha * gm.val[e]);
       float* o = out0 + static_cast<Index>(gm.cell[e]) * ldo;
-#define SCVAE_FMA(j)                                                                                         \
-  if constexpr (j < NF) _mm512_storeu_ps(o + 16 * j, _mm512_fmadd_ps(v, w##j, _mm512_loadu_ps(o + 16 * j))); \
-  else if constexpr (j == NF)                                                                                \
-    _mm512_mask_storeu_ps(o + 16 * j, tail, _mm512_fmadd_ps(v, w##j, _mm512_maskz_loadu_ps(tail, o + 16 * j)));
+#define SCVAE_FMA(j) block_store<NF, j>(o, _mm512_fmadd_ps(v, w##j, block_load<NF, j>(o, tail)), tail);
       SCVAE_SPARSE_R16(SCVAE_FMA)
 #undef SCVAE_FMA
     }
