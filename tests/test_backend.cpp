@@ -2,7 +2,8 @@
 // the backend chooses between: tiny (coefficient-based), one serial GEMM, threads over rows of
 // C, threads over columns of C, threads over the inner dimension (partial sums) — each with
 // every transpose combination, views with ld > rows, and beta 0, 1 and 0.5. With
-// -DSCVAE_USE_BLAS=ON the serial blocks are cblas_?gemm calls, so the same cases test that path.
+// -DSCVAE_USE_BLAS=ON the serial blocks are cblas_?gemm calls, and with SCVAE_USE_DNNL the float
+// products of 1e5 multiply-adds and more are oneDNN calls, so the same cases test those paths.
 #include <catch2/catch.hpp>
 
 #include <Eigen/Core>
@@ -120,6 +121,29 @@ TEMPLATE_TEST_CASE("CpuBackend::gemm matches Eigen's double product in every reg
       }
   }
   B::set_threads(2);
+}
+
+// The same product twice gives the same bits (fixed partition per thread count; with oneDNN its
+// own threading, for both of its paths: the tall product and the long inner dimension).
+TEST_CASE("CpuBackend::gemm is bitwise repeatable for a given thread count", "[backend]") {
+  Rng rng(5);
+  B::set_threads(2);
+  const Shape shapes[] = {{"tall", 4001, 100, 251}, {"long inner", 251, 100, 40001}};
+  for (const Shape& s : shapes)
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      INFO(s.regime << " trans " << ta << tb);
+      Padded<float> a(ta ? s.K : s.M, ta ? s.M : s.K, 3, rng), b(tb ? s.N : s.K, tb ? s.K : s.N, 5, rng),
+          c(s.M, s.N, 7, rng);
+      const std::vector<float> c0 = c.buf;
+      B::gemm<float>(ta, tb, 0.75f, a.cview(), b.cview(), 1.0f, c.view());
+      const std::vector<float> first = c.buf;
+      for (int r = 0; r < 3; ++r) {
+        c.buf = c0;
+        B::gemm<float>(ta, tb, 0.75f, a.cview(), b.cview(), 1.0f, c.view());
+        CHECK(c.buf == first);
+      }
+    }
 }
 
 TEST_CASE("CpuBackend::gemm with an empty inner dimension scales C by beta", "[backend]") {
