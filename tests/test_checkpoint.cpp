@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -189,5 +191,38 @@ TEST_CASE("A checkpoint whose configuration lacks or breaks a field is a Checkpo
     CHECK_THROWS_WITH(load_model<Model>(path, 8), Catch::Contains("edited_config.ckpt") && Catch::Contains(expect));
     CHECK_THROWS_AS(c.model_config<VaeConfig>(), CheckpointError);
     CHECK_THROWS_WITH(c.model_config<VaeConfig>(), Catch::Contains("edited_config.ckpt") && Catch::Contains(expect));
+  }
+}
+
+// A foreign writer's step count: the CRC is recomputed, so only restore_checkpoint can object.
+TEST_CASE("A checkpoint with a bad optimizer_steps is a CheckpointError, and the model is left as it was",
+          "[checkpoint]") {
+  Vae<B, float> vae(small_config(), 8, 1), target(small_config(), 8, 2);
+  Adam<B, float> adam(vae.arena().layout().param_size, AdamOptions{});
+  adam.set_steps(1234567);
+  const std::string path = tmp_path("bad_steps.ckpt");
+  for (const std::string bad : {"-000001", "1.5e+00", "abcdefg", "1e+3000"}) {
+    INFO(bad);
+    save_checkpoint(path, vae, &adam);
+    auto bytes = read_all(path);
+    const std::string key = "optimizer_steps=1234567";
+    auto at = std::search(bytes.begin(), bytes.end(), key.begin(), key.end());
+    REQUIRE(at != bytes.end());
+    std::copy(bad.begin(), bad.end(), at + 16);  // same length: the layout is unchanged
+    const std::size_t body = bytes.size() - 4;
+    const std::uint32_t crc = detail::crc32_update(0, bytes.data(), body);
+    std::memcpy(bytes.data() + body, &crc, 4);
+    write_all(path, bytes);
+    const Checkpoint c = read_checkpoint(path);  // the file itself is sound
+    const std::vector<float> before(target.arena().all_params().data,
+                                    target.arena().all_params().data + target.arena().all_params().size);
+    Adam<B, float> restored(target.arena().layout().param_size, AdamOptions{});
+    CHECK_THROWS_AS(restore_checkpoint(c, target, &restored), CheckpointError);
+    CHECK_THROWS_WITH(restore_checkpoint(c, target, &restored),
+                      Catch::Contains("bad_steps.ckpt") && Catch::Contains("optimizer_steps"));
+    const std::vector<float> after(target.arena().all_params().data,
+                                   target.arena().all_params().data + target.arena().all_params().size);
+    CHECK(before == after);
+    CHECK(restored.steps() == 0);
   }
 }

@@ -10,6 +10,7 @@
 //   u32 CRC-32 of every preceding byte
 // Written atomically; reading checks magic, version, endianness, sizes, CRC, and on restore the
 // model kind, configuration and every slot's shape, each failure naming the file and field.
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -266,13 +267,28 @@ void restore_checkpoint(const Checkpoint& c, Model& model,
   if (adam && c.has_optimizer && static_cast<std::uint64_t>(adam->moment1().size) != c.n_params)  // before any read
     throw InputError("restore_checkpoint: the optimiser holds " + std::to_string(adam->moment1().size) +
                      " moments, the checkpoint's model " + std::to_string(c.n_params) + " parameters");
+  // The step count (Adam's bias correction) is checked before anything is changed: a bad one is
+  // the file's fault, and a double outside long's range would be undefined to convert.
+  long steps = 0;
+  if (adam && c.has_optimizer) {
+    const std::string where = "scvae: checkpoint '" + c.path + "' meta field 'optimizer_steps'";
+    double v = 0;
+    try {
+      const auto meta = c.meta_values();
+      v = meta.has("optimizer_steps") ? meta.num("optimizer_steps") : 0.0;
+    } catch (const InputError& e) {
+      throw CheckpointError(where + ": " + e.what());
+    }
+    if (!(v >= 0 && v <= 9007199254740992.0 && v == std::floor(v)))  // [0, 2^53], whole
+      throw CheckpointError(where + " must be a non-negative integer");
+    steps = static_cast<long>(v);
+  }
   detail::read_scalars<B, T>(c, 0, a.all_params());
   detail::read_scalars<B, T>(c, c.n_params, a.all_state());
   if (adam && c.has_optimizer) {
     detail::read_scalars<B, T>(c, c.n_params + c.n_state, adam->moment1());
     detail::read_scalars<B, T>(c, 2 * c.n_params + c.n_state, adam->moment2());
-    auto meta = c.meta_values();
-    adam->set_steps(meta.has("optimizer_steps") ? static_cast<long>(meta.num("optimizer_steps")) : 0);
+    adam->set_steps(steps);
   }
 }
 
