@@ -1,5 +1,6 @@
 #pragma once
-// The CPU backend: Eigen GEMMs (threaded through OpenMP) and plain loops for everything else.
+// The CPU backend: GEMMs through oneDNN, OpenBLAS or Eigen (see gemm()), plain loops (OpenMP,
+// vectorised with run-time ISA dispatch where it pays) for everything else.
 //
 // A backend is a type with static member templates over the scalar T; models and layers are
 // written against this set of operations only (see docs/architecture.md, "The backend trait").
@@ -97,6 +98,8 @@ struct CpuBackend {
   static void copy(MatrixView<const T> src, MatrixView<T> dst) { map(dst) = map(src); }
 
   // ---- dense linear algebra -----------------------------------------------------------------
+  // With oneDNN (SCVAE_USE_DNNL), large float products outside a parallel region are oneDNN's,
+  // threaded by it (detail/dnnl_gemm.hpp); what follows is the path for the others.
   // GEMM threading: a product big enough to share is split into one fixed block per thread (rows
   // of C, columns of C, or the inner dimension with partial products summed in thread order), and
   // each block runs as ONE single-threaded GEMM (Eigen, or BLAS under SCVAE_USE_BLAS). One barrier
