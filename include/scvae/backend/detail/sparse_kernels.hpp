@@ -86,9 +86,8 @@ struct SpmmGradGenes {
   }
 };
 
-// spmm_grad in float with AVX-512 and the gradient column held in registers: 16 vectors (256
-// rows, each vector masked to the rows it has) accumulate every entry of gene g before one
-// store. The loop above loads and stores dw[:, g] once per entry, and those stores bound it (the
+// spmm_grad in float with AVX-512 and the gradient column held in registers: up to 16 vectors
+// (256 rows) accumulate every entry of gene g before one store. The loop above loads and stores dw[:, g] once per entry, and those stores bound it (the
 // reads of dc come from L2 either way). Same terms in the same order and the same FMA as that
 // loop's AVX-512 variant. Explicit registers, not an array: GCC 12 kept an array of __m512 in
 // registers but also stored it to the stack on every entry, which is the cost removed here.
@@ -190,6 +189,16 @@ SCVAE_SPARSE_AVX512 inline void spmm_grad_genes_avx512(GeneMajorView gm, Index g
     }
   }
 }
+// Whether float takes the kernels above: the run-time choice, or always where the consumer's
+// flags target AVX-512 (no dispatch).
+inline bool sparse_avx512(int isa) {
+#if SCVAE_ISA_DISPATCH
+  return isa == isa_avx512;
+#else
+  (void)isa;
+  return true;
+#endif
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -200,22 +209,18 @@ SCVAE_SPARSE_AVX512 inline void spmm_grad_genes_avx512(GeneMajorView gm, Index g
 template <class T>
 void spmm_genes(int isa, GeneMajorView gm, Index g0, Index g1, const T* w, Index ldw, T alpha, T* out, Index ldo,
                 Index M) {
-#if SCVAE_ISA_DISPATCH
+#ifdef SCVAE_SPARSE_AVX512
   if constexpr (std::is_same_v<T, float>)
-    if (isa == isa_avx512) return spmm_genes_avx512(gm, g0, g1, w, ldw, alpha, out, ldo, M);
-#elif defined(SCVAE_SPARSE_AVX512)
-  if constexpr (std::is_same_v<T, float>) return spmm_genes_avx512(gm, g0, g1, w, ldw, alpha, out, ldo, M);
+    if (sparse_avx512(isa)) return spmm_genes_avx512(gm, g0, g1, w, ldw, alpha, out, ldo, M);
 #endif
   isa_run<SpmmGenes<T>>(isa, gm, g0, g1, w, ldw, alpha, out, ldo, M);
 }
 template <class T>
 void spmm_grad_genes(int isa, GeneMajorView gm, Index g0, Index g1, const T* dc, Index lddc, T alpha, T* dw,
                      Index lddw, Index M) {
-#if SCVAE_ISA_DISPATCH
+#ifdef SCVAE_SPARSE_AVX512
   if constexpr (std::is_same_v<T, float>)
-    if (isa == isa_avx512) return spmm_grad_genes_avx512(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
-#elif defined(SCVAE_SPARSE_AVX512)
-  if constexpr (std::is_same_v<T, float>) return spmm_grad_genes_avx512(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
+    if (sparse_avx512(isa)) return spmm_grad_genes_avx512(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
 #endif
   isa_run<SpmmGradGenes<T>>(isa, gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
 }
