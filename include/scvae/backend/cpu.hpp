@@ -186,19 +186,18 @@ struct CpuBackend {
                    MatrixView<T> c) {
     const Index M = c.rows, N = c.cols, K = trans_a ? a.rows : a.cols;
     const double work = double(M) * double(N) * double(K);
+    bool in_region = false;
+#ifdef _OPENMP
+    in_region = omp_in_parallel();
+#endif
 #ifdef SCVAE_USE_DNNL
     // Large float products: oneDNN, threaded by oneDNN (detail/dnnl_gemm.hpp).
-    if constexpr (std::is_same<T, float>::value) {
-      bool outside_region = true;
-#ifdef _OPENMP
-      outside_region = !omp_in_parallel();
-#endif
-      if (outside_region && work >= 1e5 && detail::dnnl_gemm(trans_a, trans_b, alpha, a, b, beta, c)) return;
-    }
+    if constexpr (std::is_same<T, float>::value)
+      if (!in_region && work >= 1e5 && detail::dnnl_gemm(trans_a, trans_b, alpha, a, b, beta, c)) return;
 #endif
     int nt = 1;
 #ifdef _OPENMP
-    if (!omp_in_parallel()) nt = std::max(1, std::min(omp_get_max_threads(), int(work / kGemmMinWorkPerThread)));
+    if (!in_region) nt = std::max(1, std::min(omp_get_max_threads(), int(work / kGemmMinWorkPerThread)));
 #endif
     if (nt <= 1) {
       gemm_serial(trans_a, trans_b, alpha, a, b, beta, c);

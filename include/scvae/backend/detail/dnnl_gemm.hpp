@@ -4,7 +4,7 @@
 // Why: oneDNN generates its kernels at run time for the machine's widest ISA, whatever the
 // consumer's -march, and OpenBLAS 0.3.21 does not know newer processors (here it is pinned to its
 // AVX2 kernels by OPENBLAS_CORETYPE=Haswell): on the 2-core Zen 5 of docs/performance.md the
-// output layer's three GEMMs run 1.3x to 2.2x faster through oneDNN. Same fp32 arithmetic; only
+// model's GEMMs run 1.7x to 2.9x faster through oneDNN (bench_gemm). Same fp32 arithmetic; only
 // the order of the sums differs.
 //
 // Threads: called outside an OpenMP parallel region, oneDNN shares the product out over the
