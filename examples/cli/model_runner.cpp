@@ -320,16 +320,15 @@ Analysis analyse_checkpoint(const std::string& checkpoint, const Dataset& data, 
                               " genes, the data has " + std::to_string(data.counts.n_cols) + " (" + data.description +
                               "); use the same input and --top-genes as for training");
   };
-  if (c.kind == "vae") {
-    check_genes(c.model_config<scvae::VaeConfig>().genes);
-    auto m = scvae::load_model<Vae>(checkpoint, max_batch);
+  // The file is read once: the gene check and the model both come from `c`.
+  const auto analyse_as = [&](auto* model_type) {
+    using Model = std::remove_pointer_t<decltype(model_type)>;
+    check_genes(c.model_config<typename Model::Config>().genes);
+    auto m = scvae::load_model<Model>(c, max_batch);
     return analyse(m, data, metric_rows, cell_rows, importance_samples, seed);
-  }
-  if (c.kind == "gmvae") {
-    check_genes(c.model_config<scvae::GmvaeConfig>().genes);
-    auto m = scvae::load_model<Gmvae>(checkpoint, max_batch);
-    return analyse(m, data, metric_rows, cell_rows, importance_samples, seed);
-  }
+  };
+  if (c.kind == "vae") return analyse_as(static_cast<Vae*>(nullptr));
+  if (c.kind == "gmvae") return analyse_as(static_cast<Gmvae*>(nullptr));
   throw scvae::CheckpointError("scvae: checkpoint '" + checkpoint + "' holds an unknown model kind '" + c.kind + "'");
 }
 

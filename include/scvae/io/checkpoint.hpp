@@ -292,15 +292,19 @@ void restore_checkpoint(const Checkpoint& c, Model& model,
   }
 }
 
-// Builds a model from the configuration stored in a checkpoint and restores it.
+// Builds a model from the configuration stored in a checkpoint and restores it (from a file
+// already read: no second read of it).
 template <class Model>
-Model load_model(const std::string& path, Index max_batch) {
-  const Checkpoint c = read_checkpoint(path);
+Model load_model(const Checkpoint& c, Index max_batch) {
   if (c.kind != Model::kind)
-    throw CheckpointError("scvae: checkpoint '" + path + "' holds a " + c.kind + ", not a " + Model::kind);
+    throw CheckpointError("scvae: checkpoint '" + c.path + "' holds a " + c.kind + ", not a " + Model::kind);
   Model m(c.template model_config<typename Model::Config>(), max_batch);
   restore_checkpoint(c, m);
   return m;
+}
+template <class Model>
+Model load_model(const std::string& path, Index max_batch) {
+  return load_model<Model>(read_checkpoint(path), max_batch);
 }
 
 }  // namespace scvae
