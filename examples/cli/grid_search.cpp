@@ -60,48 +60,45 @@ int run_grid(GridArgs& a) {
 
   const Dataset data = load_dataset(f.data, true);
   if (data.split.validation.empty()) throw UsageError("--split: grid search ranks by validation ELBO; give a validation fraction > 0");
-  for (const auto& hidden : hiddens)  // every configuration's memory, before training any
-    for (long latent : latents)
-      for (const auto& lik : likelihoods) {
-        ModelSpec m = f.model;
-        m.hidden = hidden;
-        m.latent = latent;
-        m.likelihood = lik;
-        check_fits_in_memory(m, f.fit, data.counts.n_cols);
-      }
-  const std::size_t total = hiddens.size() * latents.size() * likelihoods.size();
-  std::fprintf(stderr, "scvae grid-search: %s\n  %zu configurations x %d epoch(s), %s, learning rate %g\n",
-               data.description.c_str(), total, f.fit.epochs, f.model.kind.c_str(), f.fit.learning_rate);
-  install_interrupt_handler();
-  std::vector<GridRow> rows;
+  // Every configuration, and its memory checked, before training any.
+  std::vector<GridRow> grid;
   for (std::size_t hi = 0; hi < hiddens.size(); ++hi)
     for (long latent : latents)
       for (const auto& lik : likelihoods) {
-        if (interrupted()) break;
         GridRow r;
         r.model = f.model;
         r.model.hidden = hiddens[hi];
         r.model.latent = latent;
         r.model.likelihood = lik;
         r.hidden = hidden_texts[hi];
-        std::fprintf(stderr, "[%zu/%zu] %s ... ", rows.size() + 1, total, r.model.describe().c_str());
-        std::fflush(stderr);
-        try {
-          const FitResult fr = fit_model(r.model, f.fit, data, nullptr, nullptr);
-          if (fr.interrupted || fr.history.empty()) break;
-          const auto& m = fr.history.back();
-          r.train_elbo = m.train.elbo;
-          r.validation_elbo = m.validation.elbo;
-          r.validation_ll = m.validation.log_likelihood;
-          r.validation_kl = m.validation.kl;
-          r.seconds = fr.seconds;
-        } catch (const scvae::DivergenceError&) {
-          r.status = "diverged";
-        }
-        if (r.status == "ok") std::fprintf(stderr, "validation ELBO %.3f (%.1f s)\n", r.validation_elbo, r.seconds);
-        else std::fprintf(stderr, "diverged\n");
-        rows.push_back(r);
+        check_fits_in_memory(r.model, f.fit, data.counts.n_cols);
+        grid.push_back(r);
       }
+  const std::size_t total = grid.size();
+  std::fprintf(stderr, "scvae grid-search: %s\n  %zu configurations x %d epoch(s), %s, learning rate %g\n",
+               data.description.c_str(), total, f.fit.epochs, f.model.kind.c_str(), f.fit.learning_rate);
+  install_interrupt_handler();
+  std::vector<GridRow> rows;
+  for (GridRow r : grid) {
+    if (interrupted()) break;
+    std::fprintf(stderr, "[%zu/%zu] %s ... ", rows.size() + 1, total, r.model.describe().c_str());
+    std::fflush(stderr);
+    try {
+      const FitResult fr = fit_model(r.model, f.fit, data, nullptr, nullptr);
+      if (fr.interrupted || fr.history.empty()) break;
+      const auto& m = fr.history.back();
+      r.train_elbo = m.train.elbo;
+      r.validation_elbo = m.validation.elbo;
+      r.validation_ll = m.validation.log_likelihood;
+      r.validation_kl = m.validation.kl;
+      r.seconds = fr.seconds;
+    } catch (const scvae::DivergenceError&) {
+      r.status = "diverged";
+    }
+    if (r.status == "ok") std::fprintf(stderr, "validation ELBO %.3f (%.1f s)\n", r.validation_elbo, r.seconds);
+    else std::fprintf(stderr, "diverged\n");
+    rows.push_back(r);
+  }
   const bool stopped = interrupted();
   // Best first; NaN (diverged) last.
   std::stable_sort(rows.begin(), rows.end(), [](const GridRow& x, const GridRow& y) {
