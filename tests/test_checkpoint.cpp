@@ -201,6 +201,10 @@ TEST_CASE("A checkpoint with a bad optimizer_steps is a CheckpointError, and the
   Adam<B, float> adam(vae.arena().layout().param_size, AdamOptions{});
   adam.set_steps(1234567);
   const std::string path = tmp_path("bad_steps.ckpt");
+  const auto target_params = [&] {
+    const auto v = target.arena().all_params();
+    return std::vector<float>(v.data, v.data + v.size);
+  };
   for (const std::string bad : {"-000001", "1.5e+00", "abcdefg", "1e+3000"}) {
     INFO(bad);
     save_checkpoint(path, vae, &adam);
@@ -214,15 +218,12 @@ TEST_CASE("A checkpoint with a bad optimizer_steps is a CheckpointError, and the
     std::memcpy(bytes.data() + body, &crc, 4);
     write_all(path, bytes);
     const Checkpoint c = read_checkpoint(path);  // the file itself is sound
-    const std::vector<float> before(target.arena().all_params().data,
-                                    target.arena().all_params().data + target.arena().all_params().size);
+    const std::vector<float> before = target_params();
     Adam<B, float> restored(target.arena().layout().param_size, AdamOptions{});
     CHECK_THROWS_AS(restore_checkpoint(c, target, &restored), CheckpointError);
     CHECK_THROWS_WITH(restore_checkpoint(c, target, &restored),
                       Catch::Contains("bad_steps.ckpt") && Catch::Contains("optimizer_steps"));
-    const std::vector<float> after(target.arena().all_params().data,
-                                   target.arena().all_params().data + target.arena().all_params().size);
-    CHECK(before == after);
+    CHECK(target_params() == before);
     CHECK(restored.steps() == 0);
   }
 }
