@@ -71,7 +71,7 @@ int run_grid(GridArgs& a) {
         r.model.latent = latent;
         r.model.likelihood = lik;
         r.hidden = hidden_texts[hi];
-        check_fits_in_memory(r.model, f.fit, data.counts.n_cols);
+        check_fits_in_memory(r.model, f.fit, data.counts);
         grid.push_back(r);
       }
   const std::size_t total = grid.size();

@@ -110,10 +110,12 @@ Config make_config(const ModelSpec& s, Index genes) {
 
 }  // namespace
 
-void check_fits_in_memory(const ModelSpec& s, const FitSettings& fit, Index genes) {
+void check_fits_in_memory(const ModelSpec& s, const FitSettings& fit, const scvae::CsrMatrix& counts) {
   // Parameters (with gradients and Adam's two moments: 4 copies) and one batch's activations,
   // roughly; an allocation past the machine's memory would otherwise end in std::bad_alloc, or,
-  // with overcommit, in the kernel killing the program midway.
+  // with overcommit, in the kernel killing the program midway. On --device cuda they live in the
+  // GPU's memory, with the whole count matrix (uploaded once), so the GPU's memory is the limit.
+  const Index genes = counts.n_cols;
   const double G = double(genes), Z = double(s.latent), B = double(fit.batch_size);
   const double P = scvae::n_heads({scvae::parse_likelihood(s.likelihood), scvae::parse_dispersion(s.dispersion)});
   const bool mixture = s.kind == "gmvae";
@@ -129,15 +131,24 @@ void check_fits_in_memory(const ModelSpec& s, const FitSettings& fit, Index gene
   for (std::size_t i = s.hidden.size(); i-- > 1;) dec += double(s.hidden[i]) * double(s.hidden[i - 1]);
   const double params = enc * (mixture ? 2 : 1) + dec;  // GMVAE: the q(y|x) encoder as well
   const double activations = B * K * (3 * G * P + 4 * width_sum + 4 * Z);
-  const double need = 4.0 * (4 * params + activations);
-  const double have = scvae::physical_memory_bytes();
+  double need = 4.0 * (4 * params + activations);
+  double have = scvae::physical_memory_bytes();
+  const char* where = "this machine has";
+#ifdef SCVAE_CLI_HAS_CUDA
+  if (fit.device == "cuda") {
+    need += double(counts.bytes());
+    have = cuda_device_memory_bytes();
+    where = "the GPU has";
+  }
+#endif
   if (have > 0 && need > have) {
     char msg[400];
     std::snprintf(msg, sizeof msg,
                   "the model (%s) on %ld genes with --batch-size %ld needs about %.1f GB (parameters, gradients, "
-                  "optimiser state, one batch's activations); this machine has %.1f GB: lower --hidden, --latent, "
+                  "optimiser state, one batch's activations%s); %s %.1f GB: lower --hidden, --latent, "
                   "--components or --batch-size",
-                  s.describe().c_str(), long(genes), fit.batch_size, need / 1e9, have / 1e9);
+                  s.describe().c_str(), long(genes), fit.batch_size, need / 1e9,
+                  fit.device == "cuda" ? ", the count matrix" : "", where, have / 1e9);
     throw UsageError(msg);
   }
 }

@@ -70,15 +70,17 @@ scvae::TrainOptions make_train_options(const FitSettings& fit, bool mixture, con
 // Converts a trainer's result.
 FitResult make_fit_result(const scvae::TrainResult& r, double seconds, Progress* progress);
 
-// UsageError when training this model would need more memory than the machine has (a rough
-// estimate, naming the options to lower), before anything is allocated.
-void check_fits_in_memory(const ModelSpec& spec, const FitSettings& fit, scvae::Index genes);
+// UsageError when training this model on counts would need more memory than the machine has, or
+// on --device cuda the GPU (a rough estimate, naming the options to lower), before anything is
+// allocated.
+void check_fits_in_memory(const ModelSpec& spec, const FitSettings& fit, const scvae::CsrMatrix& counts);
 
 // Refuses a fit the device cannot run (no usable GPU), before any output exists.
 void check_device(const ModelSpec& spec, const FitSettings& fit);
 
 #ifdef SCVAE_CLI_HAS_CUDA
 void require_cuda_device();  // UsageError naming why no GPU can be used
+double cuda_device_memory_bytes();  // the current GPU's memory in bytes; 0 where it cannot be asked
 // fit_model on the GPU (model_runner_cuda.cu): CudaBackend models, the data uploaded once.
 FitResult fit_model_cuda(const ModelSpec& spec, const FitSettings& fit, const Dataset& data,
                          const EpochCallback& on_epoch, Progress* progress);

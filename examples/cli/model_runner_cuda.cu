@@ -44,6 +44,15 @@ void require_cuda_device() {
                      (e != cudaSuccess ? cudaGetErrorString(e) : "no device found") + "); use --device cpu");
 }
 
+double cuda_device_memory_bytes() {
+  std::size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+    (void)cudaGetLastError();  // not left for the next CUDA call to report
+    return 0;
+  }
+  return double(total_bytes);
+}
+
 FitResult fit_model_cuda(const ModelSpec& spec, const FitSettings& fit, const Dataset& data,
                          const EpochCallback& on_epoch, Progress* progress) {
   require_cuda_device();

@@ -65,7 +65,7 @@ int run_train(TrainArgs& a) {
 
   const double t_start = now_seconds();
   const Dataset data = load_dataset(f.data, true);
-  check_fits_in_memory(f.model, f.fit, data.counts.n_cols);
+  check_fits_in_memory(f.model, f.fit, data.counts);
   std::fprintf(stderr, "scvae train: %s\n  split %zu / %zu / %zu cells (train / validation / test), seed %llu\n",
                data.description.c_str(), data.split.train.size(), data.split.validation.size(), data.split.test.size(),
                static_cast<unsigned long long>(f.fit.seed));
