@@ -35,6 +35,13 @@ step() {  # step NAME CMD...: runs CMD, output to $out/NAME.log and the terminal
   return "$rc"
 }
 
+# CMake 3.25 looks for nvcc on PATH (or $CUDACXX / $CUDA_PATH) only, and many images keep the
+# toolkit in /usr/local/cuda/bin without putting it on PATH: configure would then fail with
+# "No CMAKE_CUDA_COMPILER could be found" (compute-sanitizer and nvcc --version need it too).
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH="/usr/local/cuda/bin:$PATH"
+fi
+
 kit=$root/.device-kit/root
 if [ -d "$kit" ]; then
   export CMAKE_PREFIX_PATH="$kit/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
