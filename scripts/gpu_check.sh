@@ -44,7 +44,10 @@ fi
 
 kit=$root/.device-kit/root
 if [ -d "$kit" ]; then
-  export CMAKE_PREFIX_PATH="$kit/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+  # .../lib/x86_64-linux-gnu/cmake as a prefix of its own: CMake searches lib/<arch>/cmake only
+  # where CMAKE_LIBRARY_ARCHITECTURE is set (Debian/Ubuntu compilers); elsewhere (e.g. a RHEL-based
+  # image) find_package(benchmark) would miss the kit's config and configure would fail.
+  export CMAKE_PREFIX_PATH="$kit/usr:$kit/usr/lib/x86_64-linux-gnu/cmake${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
   export LD_LIBRARY_PATH="$kit/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   io=OFF  # the kit carries no HDF5: the file-reading tests and the CLI are left out
 else
