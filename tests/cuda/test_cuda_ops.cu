@@ -67,6 +67,10 @@ TEMPLATE_TEST_CASE("cuda: gemm (all transposes, ld > rows, beta 0 / 1 / 0.5, K =
         auto a = ta ? random_mat<T>(K, M, K + 3, rng) : random_mat<T>(M, K, M + 3, rng);
         auto b = tb ? random_mat<T>(N, K, N + 1, rng) : random_mat<T>(K, N, K + 2, rng);
         auto c = random_mat<T>(M, N, M + 5, rng);
+        if (beta == T(0)) {  // beta = 0: C is not read (NaN there must not reach the result)
+          for (std::size_t i = 0; i < c.host.size(); i += 7) c.host[i] = T(NAN);
+          c.upload();
+        }
         auto ref = c.host;
         C::gemm<T>(ta, tb, T(0.7), MatrixView<const T>(a.h()), MatrixView<const T>(b.h()), beta,
                    MatrixView<T>(ref.data(), M, N, M + 5));
@@ -74,12 +78,16 @@ TEMPLATE_TEST_CASE("cuda: gemm (all transposes, ld > rows, beta 0 / 1 / 0.5, K =
         CHECK(compare("gemm ta=" + std::to_string(ta) + " tb=" + std::to_string(tb), ref, c.download(),
                       Tol<T>::atol * 100, Tol<T>::rtol * 10) == 0);
       }
-  // K = 0: C = beta C
+  // K = 0: C = beta C; beta = 0 zeroes C, NaN included (CpuBackend: setZero)
   auto a = random_mat<T>(M, 0, M, rng), b = random_mat<T>(0, N, 1, rng), c = random_mat<T>(M, N, M, rng);
   auto ref = c.host;
   for (auto& v : ref) v *= T(0.5);
   G::gemm<T>(false, false, T(1), MatrixView<const T>(a.d()), MatrixView<const T>(b.d()), T(0.5), c.d());
   CHECK(compare("gemm K=0", ref, c.download(), 0, Tol<T>::rtol) == 0);
+  c.host[3] = T(NAN);
+  c.upload();
+  G::gemm<T>(false, false, T(1), MatrixView<const T>(a.d()), MatrixView<const T>(b.d()), T(0), c.d());
+  CHECK(compare("gemm K=0 beta=0", std::vector<T>(c.host.size(), T(0)), c.download(), 0, 0) == 0);
   CHECK_THROWS_AS(G::gemm<T>(false, false, T(1), MatrixView<const T>(c.d()), MatrixView<const T>(c.d()), T(0), c.d()),
                   InputError);
 }
@@ -94,6 +102,10 @@ TEMPLATE_TEST_CASE("cuda: spmm and spmm_grad (sparse counts x dense weights)", "
   auto w = random_mat<T>(M, Gn, M + 1, rng);
   for (T beta : {T(0), T(0.5)}) {
     auto c = random_mat<T>(M, N, M + 2, rng);
+    if (beta == T(0)) {  // C is not read
+      for (std::size_t i = 0; i < c.host.size(); i += 5) c.host[i] = T(NAN);
+      c.upload();
+    }
     auto ref = c.host;
     C::spmm<T>(T(0.9), MatrixView<const T>(w.h()), xh, beta, MatrixView<T>(ref.data(), M, N, M + 2));
     G::spmm<T>(T(0.9), MatrixView<const T>(w.d()), xd, beta, c.d());
