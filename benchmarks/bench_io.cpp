@@ -1,5 +1,6 @@
 // Reading the reference workload (20,000 cells x 27,998 genes, ~40 M non-zeros; 10x-MBC-20k's
-// shape) from a gzipped 10x MTX folder and from an AnnData .h5ad: wall time, peak resident memory
+// shape) from a gzipped 10x MTX folder, an AnnData .h5ad and a Loom file (dense genes x cells in
+// gzipped 64 x 64 chunks): wall time, peak resident memory
 // (getrusage) relative to the final sparse matrix, and throughput.
 //
 // Each read runs in a forked child so its peak RSS is its own (ru_maxrss never goes down).
@@ -17,10 +18,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <stdexcept>
 #include <string>
 
 #include "scvae/data/h5ad_reader.hpp"
 #include "scvae/data/h5ad_writer.hpp"
+#include "scvae/data/loom_reader.hpp"
 #include "scvae/data/mtx_reader.hpp"
 #include "scvae/data/mtx_writer.hpp"
 
@@ -42,6 +45,7 @@ constexpr double kDensity = 40e6 / (20000.0 * 27998.0);  // ~2,000 genes per cel
 std::string tag() { return std::to_string(bench_cells()) + "x" + std::to_string(kGenes); }
 std::string mtx_dir() { return bench_dir() + "/mtx_" + tag(); }
 std::string h5ad_path() { return bench_dir() + "/counts_" + tag() + ".h5ad"; }
+std::string loom_path() { return bench_dir() + "/counts_" + tag() + ".loom"; }
 
 // Sparse counts with ~kDensity non-zeros: geometric gaps between genes, geometric count values.
 scvae::CsrMatrix synthetic_counts(scvae::Index cells) {
@@ -62,6 +66,37 @@ scvae::CsrMatrix synthetic_counts(scvae::Index cells) {
   }
   for (scvae::Index j = 0; j < kGenes; ++j) m.col_names.push_back("ENSMUSG" + std::to_string(10000000 + j));
   return m;
+}
+
+// m as a Loom file: /matrix float32 genes x cells in 64 x 64 gzip chunks (the layout loompy
+// writes), written 64 cells at a time; gene and cell names as fixed-length strings.
+void write_loom(const std::string& path, const scvae::CsrMatrix& m) {
+  namespace h5 = scvae::data_detail::h5;
+  h5::Handle f = h5::create_file(path);
+  const hsize_t genes = static_cast<hsize_t>(m.n_cols), cells = static_cast<hsize_t>(m.n_rows), w = 64;
+  const hsize_t dims[2] = {genes, cells}, chunk[2] = {std::min(genes, w), std::min(cells, w)};
+  h5::Handle sp(H5Screate_simple(2, dims, nullptr), H5Sclose);
+  h5::Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  H5Pset_chunk(dcpl.get(), 2, chunk);
+  H5Pset_deflate(dcpl.get(), 2);
+  h5::Handle ds(H5Dcreate2(f.get(), "matrix", H5T_NATIVE_FLOAT, sp.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                H5Dclose);
+  std::vector<float> block;
+  for (hsize_t c0 = 0; c0 < cells; c0 += w) {
+    const hsize_t nc = std::min(w, cells - c0);
+    block.assign(static_cast<std::size_t>(genes * nc), 0.f);
+    for (hsize_t i = 0; i < nc; ++i)
+      for (auto k = m.indptr[c0 + i]; k < m.indptr[c0 + i + 1]; ++k)
+        block[static_cast<std::size_t>(static_cast<hsize_t>(m.indices[k]) * nc + i)] = m.values[k];
+    const hsize_t st[2] = {0, c0}, cn[2] = {genes, nc};
+    H5Sselect_hyperslab(sp.get(), H5S_SELECT_SET, st, nullptr, cn, nullptr);
+    h5::Handle ms(H5Screate_simple(2, cn, nullptr), H5Sclose);
+    if (H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, ms.get(), sp.get(), H5P_DEFAULT, block.data()) < 0)
+      throw std::runtime_error("cannot write " + path);
+  }
+  h5::Handle rows = h5::create_group(f.get(), "row_attrs"), cols = h5::create_group(f.get(), "col_attrs");
+  h5::write_strings(rows.get(), "Accession", m.col_names, false);
+  h5::write_strings(cols.get(), "CellID", m.row_names, false);
 }
 
 template <class F>
@@ -86,7 +121,7 @@ void in_child(F&& f) {
 }
 
 void ensure_inputs() {
-  if (fs::exists(mtx_dir() + "/matrix.mtx.gz") && fs::exists(h5ad_path())) return;
+  if (fs::exists(mtx_dir() + "/matrix.mtx.gz") && fs::exists(h5ad_path()) && fs::exists(loom_path())) return;
   fs::create_directories(bench_dir());
   std::fprintf(stderr, "bench_io: generating %s inputs in %s (once)...\n", tag().c_str(), bench_dir().c_str());
   in_child([] {
@@ -94,7 +129,9 @@ void ensure_inputs() {
     std::fprintf(stderr, "bench_io: %lld non-zeros, %.1f MB sparse\n", static_cast<long long>(m.nnz()), m.bytes() / 1e6);
     scvae::write_h5ad(h5ad_path() + ".tmp", m);
     scvae::write_10x_mtx_dir(mtx_dir(), m);  // gzip level 6, like Cell Ranger
+    write_loom(loom_path() + ".tmp", m);
     fs::rename(h5ad_path() + ".tmp", h5ad_path());
+    fs::rename(loom_path() + ".tmp", loom_path());
   });
 }
 
@@ -183,8 +220,12 @@ void BM_read_10x_mtx_gz(benchmark::State& state) {
 void BM_read_h5ad(benchmark::State& state) {
   run(state, static_cast<double>(fs::file_size(h5ad_path())), [] { return scvae::read_h5ad(h5ad_path()); });
 }
+void BM_read_loom(benchmark::State& state) {
+  run(state, static_cast<double>(fs::file_size(loom_path())), [] { return scvae::read_loom(loom_path()); });
+}
 BENCHMARK(BM_read_10x_mtx_gz)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_read_h5ad)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_read_loom)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

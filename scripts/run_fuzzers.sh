@@ -9,7 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SCVAE_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 seconds="${SCVAE_FUZZ_SECONDS:-20}"
 jobs="${SCVAE_FUZZ_JOBS:-2}"
-fuzzers=(mtx dense_table labels tenx_h5 h5ad)
+fuzzers=(mtx dense_table labels tenx_h5 h5ad loom)
 CXX_BIN="${CXX_FUZZ:-$(command -v clang++ || command -v clang++-14)}"
 C_BIN="${CC_FUZZ:-$(command -v clang || command -v clang-14)}"
 
@@ -34,7 +34,7 @@ printf '"",a,b\n"x",1,0\n"y",0,7\n\x09' >"$corpus/dense_table/cells_csv"
 printf 'c1\tc2\ng1\t1\t0\n\x00' >"$corpus/dense_table/r_style"
 printf 'cell\tlabel\tother\nAAA\tT\t1\nCCC\tB\t2\n\x21' >"$corpus/labels/named"
 printf '"c","label"\n"A","x"\n"B","y"\n\x43' >"$corpus/labels/csv"
-for f in tenx_h5 h5ad; do
+for f in tenx_h5 h5ad loom; do
   for s in 1 2 3 4 5 6 7 8; do
     head -c $((64 * s)) /dev/zero | tr '\0' "\\$(printf '%03o' $((s * 29 % 256)))" >"$corpus/$f/seed$s"
   done

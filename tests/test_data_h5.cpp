@@ -1,10 +1,12 @@
-// 10x Cell Ranger .h5 (v2, v3) and AnnData .h5ad (CSR, CSC, dense; variable- and fixed-length
-// strings) readers, on files written here with libhdf5, plus their error policy.
+// 10x Cell Ranger .h5 (v2, v3), AnnData .h5ad (CSR, CSC, dense; variable- and fixed-length
+// strings) and Loom readers, on files written here with libhdf5, plus their error policy.
 #include <catch2/catch.hpp>
 
 #include "data_test_util.hpp"
 #include "scvae/data/h5ad_reader.hpp"
 #include "scvae/data/h5ad_writer.hpp"
+#include "scvae/data/loom_reader.hpp"
+#include "scvae/data/read_counts.hpp"
 #include "scvae/data/tenx_h5_reader.hpp"
 
 using namespace scvae;
@@ -95,6 +97,50 @@ void write_h5ad_variant(const std::string& path, const CsrMatrix& m, X layout, b
   h5::write_strings(obs.get(), "cell_id", m.row_names, !fixed_strings);
   h5::Handle var = h5::create_group(f.get(), "var");
   h5::write_strings(var.get(), "_index", m.col_names, !fixed_strings);
+}
+
+// A genes x cells dense dataset of m's counts as type T, chunked (chunk_genes x chunk_cells) and
+// gzipped as loompy writes it, or contiguous where chunk_genes is 0.
+template <class T>
+void write_genes_by_cells(hid_t loc, const std::string& name, const CsrMatrix& m, hsize_t chunk_genes,
+                          hsize_t chunk_cells) {
+  std::vector<T> dense(static_cast<std::size_t>(m.n_rows * m.n_cols), T(0));
+  for (Index r = 0; r < m.n_rows; ++r)
+    for (auto k = m.indptr[r]; k < m.indptr[r + 1]; ++k)
+      dense[static_cast<std::size_t>(m.indices[k] * m.n_rows + r)] = static_cast<T>(m.values[k]);
+  const hsize_t dims[2] = {static_cast<hsize_t>(m.n_cols), static_cast<hsize_t>(m.n_rows)};
+  h5::Handle sp(H5Screate_simple(2, dims, nullptr), H5Sclose);
+  h5::Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (chunk_genes > 0) {
+    const hsize_t chunk[2] = {chunk_genes, chunk_cells};
+    H5Pset_chunk(dcpl.get(), 2, chunk);
+    H5Pset_deflate(dcpl.get(), 4);
+  }
+  h5::Handle ds(H5Dcreate2(loc, name.c_str(), h5::native_type<T>(), sp.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                H5Dclose);
+  REQUIRE(ds);
+  REQUIRE(H5Dwrite(ds.get(), h5::native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, dense.data()) >= 0);
+}
+
+// A Loom file of m (spec 2.0.1: fixed-length ASCII names), with genes as Accession (ids) and
+// "sym<j>" as Gene (symbols), and the same counts doubled in /layers/spliced.
+void write_loom(const std::string& path, const CsrMatrix& m, hsize_t chunk_genes = 4, hsize_t chunk_cells = 3) {
+  h5::Handle f = h5::create_file(path);
+  write_genes_by_cells<float>(f.get(), "matrix", m, chunk_genes, chunk_cells);
+  CsrMatrix doubled = m;
+  for (auto& v : doubled.values) v *= 2;
+  h5::Handle layers = h5::create_group(f.get(), "layers");
+  write_genes_by_cells<std::uint16_t>(layers.get(), "spliced", doubled, chunk_genes, chunk_cells);
+  h5::Handle rows = h5::create_group(f.get(), "row_attrs");
+  h5::write_strings(rows.get(), "Accession", m.col_names, false);
+  std::vector<std::string> sym;
+  for (Index j = 0; j < m.n_cols; ++j) sym.push_back("sym" + std::to_string(j));
+  h5::write_strings(rows.get(), "Gene", sym, false);
+  h5::Handle cols = h5::create_group(f.get(), "col_attrs");
+  h5::write_strings(cols.get(), "CellID", m.row_names, false);
+  h5::create_group(f.get(), "row_graphs");
+  h5::create_group(f.get(), "col_graphs");
+  h5::write_string_attr(f.get(), "LOOM_SPEC_VERSION", "2.0.1", false);
 }
 
 // Rewrites one dataset of an existing file (to corrupt it).
@@ -279,5 +325,152 @@ TEST_CASE("HDF5 readers: bad input gets an InputError naming the file and field"
     ReadOptions o;
     o.h5ad_matrix = "layers/counts";
     REQUIRE_INPUT_ERROR(read_h5ad(good, o), "good.h5ad", "no count matrix /layers/counts");
+  }
+}
+
+TEST_CASE("read_loom: chunked genes x cells, layers, names, blocks of cells", "[data][h5][loom]") {
+  const std::string d = temp_dir("loom");
+  // 23 cells (not a multiple of the 3-cell chunks), 17 genes, some cells empty.
+  const CsrMatrix ref = random_counts(23, 17, 0.25, 7, 300);
+  const std::string p = join(d, "x.loom");
+  write_loom(p, ref);
+  REQUIRE(detect_count_format(p) == CountFormat::loom);
+  require_same(read_loom(p), ref);
+  require_same(read_counts(p), ref);
+  // The block loop: 1, 2 (a block boundary inside chunks) and 5 cells a read give the same matrix.
+  for (hsize_t block : {1, 2, 5, 100}) {
+    INFO("block " << block);
+    h5::Handle f = h5::open_file_read(p);
+    require_same(data_detail::read_loom_file(f.get(), p, {}, block), ref);
+  }
+  // Contiguous storage and integer types read the same.
+  {
+    const std::string c = join(d, "contiguous.loom");
+    write_loom(c, ref, 0, 0);
+    require_same(read_loom(c), ref);
+  }
+  ReadOptions o;
+  o.loom_layer = "spliced";
+  CsrMatrix doubled = ref;
+  for (auto& v : doubled.values) v *= 2;
+  require_same(read_loom(p, o), doubled);
+  o.loom_layer = "matrix";
+  require_same(read_loom(p, o), ref);
+  // Gene names: ids (Accession) when unique, or the Gene symbols on request.
+  o = {};
+  o.gene_names = GeneNames::symbol;
+  CHECK(read_loom(p, o).col_names[3] == "sym3");
+}
+
+TEST_CASE("read_loom: names from scanpy's attributes, XML entities, integers", "[data][h5][loom]") {
+  const std::string d = temp_dir("loom_names");
+  const CsrMatrix ref = random_counts(6, 4, 0.6, 3);
+  const std::string p = join(d, "n.loom");
+  {
+    h5::Handle f = h5::create_file(p);
+    write_genes_by_cells<std::int32_t>(f.get(), "matrix", ref, 0, 0);
+    h5::Handle rows = h5::create_group(f.get(), "row_attrs");
+    // loompy writes non-ASCII as XML character references and escapes '&'.
+    h5::write_strings(rows.get(), "var_names", {"Gene&amp;1", "M&#252;ller", "Sox&#x32;", "Tp53"}, false);
+    h5::Handle cols = h5::create_group(f.get(), "col_attrs");
+    h5::write_vector(cols.get(), "obs_names", std::vector<std::int64_t>{10, 11, 12, 13, 14, 15});
+  }
+  const CsrMatrix m = read_loom(p);
+  require_same(m, ref, false);
+  CHECK(m.col_names == std::vector<std::string>{"Gene&1", "M\xc3\xbcller", "Sox2", "Tp53"});
+  CHECK(m.row_names == std::vector<std::string>{"10", "11", "12", "13", "14", "15"});
+  CHECK(data_detail::decode_xml_entities("a&b &unknown; &#0; &#xZZ; &lt;&gt;&quot;&apos;") ==
+        "a&b &unknown; &#0; &#xZZ; <>\"'");
+  CHECK(data_detail::decode_xml_entities("&#128512;") == "\xf0\x9f\x98\x80");
+  // Repeated symbols without ids are made unique, as for 10x files.
+  {
+    h5::Handle f(H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    H5Ldelete(f.get(), "row_attrs/var_names", H5P_DEFAULT);
+    h5::write_strings(f.get(), "row_attrs/Gene", {"A", "B", "A", "C"}, false);
+  }
+  CHECK(read_loom(p).col_names == std::vector<std::string>{"A", "B", "A-1", "C"});
+}
+
+TEST_CASE("read_loom: bad input gets an InputError naming the file and dataset", "[data][h5][loom][errors]") {
+  const std::string d = temp_dir("loom_errors");
+  const CsrMatrix ref = random_counts(9, 7, 0.4, 5);
+  const std::string good = join(d, "good.loom");
+  write_loom(good, ref);
+  const auto edit = [&](const std::string& name, const auto& change) {
+    const std::string p = join(d, name);
+    fs::copy_file(good, p, fs::copy_options::overwrite_existing);
+    h5::Handle f(H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    REQUIRE(f);
+    change(f.get());
+    return p;
+  };
+  SECTION("not a Loom file") {
+    const std::string a = join(d, "a.h5ad");
+    write_h5ad(a, ref);
+    REQUIRE_INPUT_ERROR(read_loom(a), "a.h5ad", "no /matrix dataset", "use read_h5ad");
+    REQUIRE_INPUT_ERROR(read_loom(join(d, "none.loom")), "none.loom", "No such file");
+  }
+  SECTION("counts that are not counts, with their [gene, cell]") {
+    CsrMatrix bad = ref;
+    REQUIRE(bad.row_nnz(2) > 0);
+    const auto k = bad.indptr[2];
+    bad.values[static_cast<std::size_t>(k)] = 1.5f;
+    const std::string p = edit("frac.loom", [&](hid_t f) {
+      H5Ldelete(f, "matrix", H5P_DEFAULT);
+      write_genes_by_cells<float>(f, "matrix", bad, 4, 3);
+    });
+    const std::string at = "/matrix[" + std::to_string(bad.indices[static_cast<std::size_t>(k)]) + ", 2] = 1.5";
+    REQUIRE_INPUT_ERROR(read_loom(p), "frac.loom", at.c_str(), "non-integer count");
+    bad.values[static_cast<std::size_t>(k)] = -3.f;
+    const std::string q = edit("neg.loom", [&](hid_t f) {
+      H5Ldelete(f, "matrix", H5P_DEFAULT);
+      write_genes_by_cells<float>(f, "matrix", bad, 0, 0);
+    });
+    REQUIRE_INPUT_ERROR(read_loom(q), "neg.loom", "negative count");
+  }
+  SECTION("layers") {
+    ReadOptions o;
+    o.loom_layer = "unspliced";
+    REQUIRE_INPUT_ERROR(read_loom(good, o), "good.loom", "no layer /layers/unspliced", "layers in this file: spliced");
+    const std::string p = edit("shape.loom", [&](hid_t f) {
+      H5Ldelete(f, "layers/spliced", H5P_DEFAULT);
+      h5::Handle g(H5Gopen2(f, "layers", H5P_DEFAULT), H5Gclose);
+      write_genes_by_cells<float>(g.get(), "spliced", random_counts(9, 6, 0.4, 5), 0, 0);
+    });
+    o.loom_layer = "spliced";
+    REQUIRE_INPUT_ERROR(read_loom(p, o), "shape.loom", "/layers/spliced does not have the shape of /matrix");
+  }
+  SECTION("shapes, types and name lengths") {
+    std::string p = edit("3d.loom", [&](hid_t f) {
+      H5Ldelete(f, "matrix", H5P_DEFAULT);
+      std::vector<float> x(8, 1.f);
+      h5::write_array(f, "matrix", x.data(), {2, 2, 2});
+    });
+    REQUIRE_INPUT_ERROR(read_loom(p), "3d.loom", "/matrix must be 2-dimensional");
+    p = edit("strings.loom", [&](hid_t f) {
+      H5Ldelete(f, "matrix", H5P_DEFAULT);
+      h5::write_strings(f, "matrix", {"a", "b"});
+    });
+    REQUIRE_INPUT_ERROR(read_loom(p), "strings.loom", "/matrix is not numeric");
+    p = edit("zeros.loom", [&](hid_t f) {
+      H5Ldelete(f, "matrix", H5P_DEFAULT);
+      std::vector<float> x(6, 0.f);
+      h5::write_array(f, "matrix", x.data(), {2, 3});
+    });
+    REQUIRE_INPUT_ERROR(read_loom(p), "zeros.loom", "no non-zero counts");
+    p = edit("cells.loom", [&](hid_t f) {
+      H5Ldelete(f, "col_attrs/CellID", H5P_DEFAULT);
+      h5::write_strings(f, "col_attrs/CellID", {"a", "b"}, false);
+    });
+    REQUIRE_INPUT_ERROR(read_loom(p), "cells.loom", "/col_attrs/CellID has 2 entries but the matrix has 9");
+    p = edit("floatnames.loom", [&](hid_t f) {
+      H5Ldelete(f, "row_attrs/Gene", H5P_DEFAULT);
+      h5::write_vector(f, "row_attrs/Gene", std::vector<double>(7, 0.5));
+    });
+    REQUIRE_INPUT_ERROR(read_loom(p), "floatnames.loom", "/row_attrs/Gene is neither strings nor integers");
+    p = edit("noacc.loom", [&](hid_t f) { H5Ldelete(f, "row_attrs/Accession", H5P_DEFAULT); });
+    ReadOptions o;
+    o.gene_names = GeneNames::id;
+    REQUIRE_INPUT_ERROR(read_loom(p, o), "noacc.loom", "gene_names = id", "/row_attrs/Accession");
   }
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "csr_matrix.hpp"
+#include "detail/h5_dense.hpp"
 #include "detail/h5_sparse.hpp"
 #include "detail/hdf5.hpp"
 #include "read_options.hpp"
@@ -25,49 +26,6 @@ inline std::vector<std::string> read_h5ad_index(const h5::Loc& root, const std::
   return h5::read_strings(root, group + "/" + col);
 }
 
-// Dense [cells x genes] dataset, read in row blocks and kept sparse.
-inline CsrMatrix read_dense_dataset(const h5::Loc& root, const std::string& path, const ReadLimits& limits) {
-  h5::Handle ds = h5::open_dataset(root, path);
-  const std::string what = "/" + path;
-  const auto dims = h5::dataset_dims(ds.get(), root.file, what);
-  if (dims.size() != 2) fail(root.file, what + " must be 2-dimensional, has " + std::to_string(dims.size()));
-  const H5T_class_t cls = h5::type_class(ds.get());
-  if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail(root.file, what + " is not numeric");
-  if (dims[0] > static_cast<hsize_t>(limits.max_rows) || dims[1] > static_cast<hsize_t>(limits.max_cols))
-    fail(root.file, what + " exceeds the reader's size limits");
-  CsrMatrix m;
-  m.n_rows = static_cast<Index>(dims[0]);
-  m.n_cols = static_cast<Index>(dims[1]);
-  m.indptr.assign(static_cast<std::size_t>(dims[0]) + 1, 0);
-  if (dims[0] == 0 || dims[1] == 0) return m;
-  const hsize_t block = std::max<hsize_t>(1, (hsize_t{1} << 22) / dims[1]);
-  std::vector<double> buf;
-  h5::Handle fs(H5Dget_space(ds.get()), H5Sclose);
-  for (hsize_t r0 = 0; r0 < dims[0]; r0 += block) {
-    const hsize_t nr = std::min(block, dims[0] - r0);
-    buf.resize(static_cast<std::size_t>(nr * dims[1]));
-    const hsize_t st[2] = {r0, 0}, cn[2] = {nr, dims[1]};
-    H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, st, nullptr, cn, nullptr);
-    h5::Handle ms(H5Screate_simple(2, cn, nullptr), H5Sclose);
-    if (H5Dread(ds.get(), H5T_NATIVE_DOUBLE, ms.get(), fs.get(), H5P_DEFAULT, buf.data()) < 0)
-      fail(root.file, "cannot read " + what);
-    for (hsize_t i = 0; i < nr; ++i) {
-      for (hsize_t j = 0; j < dims[1]; ++j) {
-        const double v = buf[i * dims[1] + j];
-        if (v == 0) continue;
-        const CountStatus st2 = check_count(v);
-        if (st2 != CountStatus::ok)
-          fail(root.file, what + "[" + std::to_string(r0 + i) + ", " + std::to_string(j) + "] = " + std::to_string(v) +
-                              ": " + count_status_text(st2));
-        m.indices.push_back(static_cast<std::int32_t>(j));
-        m.values.push_back(static_cast<float>(v));
-      }
-      m.indptr[r0 + i + 1] = static_cast<std::int64_t>(m.indices.size());
-    }
-  }
-  return m;
-}
-
 inline CsrMatrix read_h5ad_file(hid_t file, const std::string& name, const ReadOptions& opt) {
   h5::ErrorSilencer quiet;
   const h5::Loc root{file, name, "/"};
@@ -79,7 +37,7 @@ inline CsrMatrix read_h5ad_file(hid_t file, const std::string& name, const ReadO
   CsrMatrix m;
   const H5I_type_t type = h5::object_type(file, path);
   if (type == H5I_DATASET) {
-    m = read_dense_dataset(root, path, opt.limits);
+    m = h5::read_dense_counts(root, path, h5::DenseLayout::cells_by_genes, opt.limits);
   } else if (type == H5I_GROUP) {
     std::string enc = h5::read_string_attr(root, path, "encoding-type").value_or("");
     if (enc.empty()) {

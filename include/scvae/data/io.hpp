@@ -5,6 +5,7 @@
 #include "h5ad_reader.hpp"
 #include "h5ad_writer.hpp"
 #include "labels.hpp"
+#include "loom_reader.hpp"
 #include "merge.hpp"
 #include "mtx_reader.hpp"
 #include "mtx_writer.hpp"

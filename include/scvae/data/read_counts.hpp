@@ -4,6 +4,7 @@
 //   *.mtx, *.mtx.gz     -> MatrixMarket (read_mtx; names from sibling files are not guessed)
 //   *.h5                -> 10x Cell Ranger HDF5 (read_10x_h5)
 //   *.h5ad              -> AnnData (read_h5ad)
+//   *.loom              -> Loom (read_loom)
 //   *.tsv, *.csv, *.txt (optionally .gz) -> dense table (read_dense_table)
 #include <filesystem>
 #include <string>
@@ -11,13 +12,14 @@
 #include "csr_matrix.hpp"
 #include "dense_table_reader.hpp"
 #include "h5ad_reader.hpp"
+#include "loom_reader.hpp"
 #include "mtx_reader.hpp"
 #include "read_options.hpp"
 #include "tenx_h5_reader.hpp"
 
 namespace scvae {
 
-enum class CountFormat { mtx_dir, mtx, tenx_h5, h5ad, dense_table };
+enum class CountFormat { mtx_dir, mtx, tenx_h5, h5ad, loom, dense_table };
 
 // Throws InputError for a missing path or an unknown extension.
 inline CountFormat detect_count_format(const std::string& path) {
@@ -26,12 +28,13 @@ inline CountFormat detect_count_format(const std::string& path) {
   if (std::filesystem::is_directory(path, ec)) return CountFormat::mtx_dir;
   std::string n = data_detail::lower(std::filesystem::path(path).filename().string());
   if (data_detail::ends_with(n, ".h5ad")) return CountFormat::h5ad;
+  if (data_detail::ends_with(n, ".loom")) return CountFormat::loom;
   if (data_detail::ends_with(n, ".h5") || data_detail::ends_with(n, ".hdf5")) return CountFormat::tenx_h5;
   if (data_detail::ends_with(n, ".gz")) n.resize(n.size() - 3);
   if (data_detail::ends_with(n, ".mtx")) return CountFormat::mtx;
   if (data_detail::ends_with(n, ".tsv") || data_detail::ends_with(n, ".csv") || data_detail::ends_with(n, ".txt"))
     return CountFormat::dense_table;
-  data_detail::fail(path, "unknown count-matrix format (expected a 10x folder, .mtx[.gz], .h5, .h5ad, .tsv/.csv[.gz])");
+  data_detail::fail(path, "unknown count-matrix format (expected a 10x folder, .mtx[.gz], .h5, .h5ad, .loom, .tsv/.csv[.gz])");
 }
 
 inline CsrMatrix read_counts(const std::string& path, const ReadOptions& opt = {}) {
@@ -40,6 +43,7 @@ inline CsrMatrix read_counts(const std::string& path, const ReadOptions& opt = {
     case CountFormat::mtx: return read_mtx(path, opt);
     case CountFormat::tenx_h5: return read_10x_h5(path, opt);
     case CountFormat::h5ad: return read_h5ad(path, opt);
+    case CountFormat::loom: return read_loom(path, opt);
     case CountFormat::dense_table: return read_dense_table(path, opt);
   }
   data_detail::fail(path, "unreachable");

@@ -30,6 +30,8 @@ struct ReadOptions {
   // .h5ad: matrix to read: "" = "layers/counts" if present, else "X"; or any path such as
   // "X", "layers/counts", "raw/X" (raw/ uses raw/var for gene names).
   std::string h5ad_matrix;
+  // .loom: layer to read: "" or "matrix" = /matrix, else /layers/<name> (e.g. "spliced").
+  std::string loom_layer;
   // 10x v2 .h5: genome group; "" = the only group in the file.
   std::string genome;
   // Dense tables: field delimiter; 0 = by extension (.csv -> ',', otherwise tab).

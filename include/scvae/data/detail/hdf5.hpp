@@ -135,6 +135,7 @@ hid_t native_type() {
   else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
   else if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
   else if constexpr (std::is_same_v<T, std::int64_t>) return H5T_NATIVE_INT64;
+  else if constexpr (std::is_same_v<T, std::uint16_t>) return H5T_NATIVE_UINT16;
   else if constexpr (std::is_same_v<T, std::uint32_t>) return H5T_NATIVE_UINT32;
   else if constexpr (std::is_same_v<T, std::uint64_t>) return H5T_NATIVE_UINT64;
   else static_assert(sizeof(T) == 0, "unsupported HDF5 element type");
