@@ -37,8 +37,10 @@ void print_timers(const char* title, double epochs) {
 
 int main(int argc, char** argv) {
   int n_dev = 0;
-  if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
-    std::printf("SKIPPED: no CUDA device\n");
+  const cudaError_t dev_err = cudaGetDeviceCount(&n_dev);
+  if (dev_err != cudaSuccess || n_dev == 0) {
+    std::printf("SKIPPED: no CUDA device (%s)\n",
+                dev_err != cudaSuccess ? cudaGetErrorString(dev_err) : "no device found");
     return 0;
   }
   const int epochs = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;

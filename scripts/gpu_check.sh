@@ -88,6 +88,18 @@ stage_test() {
   if [ "$io" = ON ]; then
     step test_cli "$build/tests/test_cli" "[cuda]"
   fi
+  # nvidia-smi can list a GPU that the CUDA runtime still cannot use (a driver older than the
+  # toolkit: cudaErrorInsufficientDriver; a busy exclusive-mode GPU): every test then SKIPs and
+  # passes. A skip here is a failure, with the tests' stated reason.
+  local logs=("$out/ctest_cuda.log") skipped
+  [ "$io" = ON ] && logs+=("$out/test_cli.log")
+  skipped=$(grep -h "SKIPPED: no CUDA device" "${logs[@]}" 2>/dev/null | sort | uniq -c)
+  if [ -n "$skipped" ]; then
+    log "GPU tests were SKIPPED although nvidia-smi lists a GPU (the CUDA runtime cannot use it):"
+    log "$skipped"
+    status=1
+    return 1
+  fi
 }
 
 stage_sanitize() {

@@ -17,23 +17,30 @@ namespace cuda_test {
 
 using scvae::Index;
 
-inline bool has_device() {
+// Empty when the CUDA runtime can use a device; otherwise why not, in the runtime's words (a
+// machine whose nvidia-smi lists a GPU can still answer cudaErrorInsufficientDriver: a driver
+// older than the toolkit the tests were built with).
+inline std::string no_device_reason() {
   int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
     cudaGetLastError();
-    return false;
+    return std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
   }
-  return n > 0;
+  return n > 0 ? std::string() : std::string("no device found");
 }
+inline bool has_device() { return no_device_reason().empty(); }
 
-// Catch2 2.13 has no SKIP: print, warn and leave the test case (it passes).
-#define SCVAE_REQUIRE_CUDA_DEVICE()                         \
-  do {                                                      \
-    if (!::cuda_test::has_device()) {                       \
-      std::printf("SKIPPED: no CUDA device\n");             \
-      WARN("SKIPPED: no CUDA device");                      \
-      return;                                               \
-    }                                                       \
+// Catch2 2.13 has no SKIP: print, warn and leave the test case (it passes). scripts/gpu_check.sh
+// greps for "SKIPPED: no CUDA device" and fails where a GPU was expected.
+#define SCVAE_REQUIRE_CUDA_DEVICE()                                                  \
+  do {                                                                               \
+    const std::string scvae_no_device_ = ::cuda_test::no_device_reason();            \
+    if (!scvae_no_device_.empty()) {                                                 \
+      std::printf("SKIPPED: no CUDA device (%s)\n", scvae_no_device_.c_str());       \
+      WARN("SKIPPED: no CUDA device (" << scvae_no_device_ << ")");                  \
+      return;                                                                        \
+    }                                                                                \
   } while (0)
 
 // A [rows x cols] matrix with leading dimension ld on the host and its copy on the device.
