@@ -1,8 +1,9 @@
 // Whole training steps, CPU vs CUDA: forward_backward + Adam step of the VAE and the GMVAE with
 // every likelihood (Poisson, NB gene-cell and gene dispersion, ZIP, ZINB gene-cell and gene) at
 // 27,998 genes, batch 100 and 37, same initial parameters, same batch, same noise (given as eps).
-// Plus: the device gather matches gather_batch, the step is bit-reproducible on the GPU, and
-// CudaTrainer trains. Float, as trained in practice.
+// Plus: the device gather matches gather_batch, the step is bit-reproducible on the GPU,
+// CudaTrainer trains, and checkpoints go CPU -> GPU -> CPU bit for bit. Float, as trained in
+// practice.
 // Tolerances (float), justified by where the paths differ — cuBLAS vs Eigen GEMM summation order,
 // FMA contraction, device vs glibc transcendental functions (a few ulps):
 //   log-likelihood / KL / loss sums: abs 1e-4 + rel 1e-3 (the brief's bound; observed errors are
@@ -14,6 +15,11 @@
 //     gradient moves one element by 2 lr, which this bound tolerates).
 #include "cuda_test_util.cuh"
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <scvae/io/checkpoint.hpp>
 #include <scvae/models/gmvae.hpp>
 #include <scvae/models/vae.hpp>
 #include <scvae/optim/adam.hpp>
@@ -281,4 +287,55 @@ TEST_CASE("cuda: mixture re-initialisation on device batches matches the CPU's; 
   REQUIRE(r.history.size() == 3u);
   for (const auto& e : r.history) CHECK(std::isfinite(e.train.elbo));
   CHECK(trainer.optimizer().steps() == 6);  // reset after epoch 1 (3 batches an epoch): epochs 2 and 3 since
+}
+
+TEST_CASE("cuda: checkpoints move CPU -> GPU -> CPU bit for bit (parameters, state, Adam)", "[cuda][models]") {
+  SCVAE_REQUIRE_CUDA_DEVICE();
+  using T = float;
+  GmvaeConfig cfg;  // a GMVAE: BatchNorm running statistics and learned prior weights as well
+  cfg.genes = 301;
+  cfg.hidden = {32};
+  cfg.latent = 4;
+  cfg.components = 3;
+  cfg.learn_prior_weights = true;
+  Gmvae<C, T> cpu(cfg, 20, 3);
+  Adam<C, T> ac(cpu.arena().layout().param_size, AdamOptions{});
+  Rng rng(12);
+  auto randomize = [&](VectorView<T> v) {
+    for (Index i = 0; i < v.size; ++i) v[i] = T(rng.normal());
+  };
+  randomize(cpu.arena().all_params());
+  randomize(cpu.arena().all_state());
+  randomize(ac.moment1());
+  randomize(ac.moment2());
+  ac.set_steps(123);
+  const std::string dir = SCVAE_TEST_TMP_DIR;
+  std::filesystem::create_directories(dir);
+  const std::string from_cpu = dir + "/cuda_portable_cpu.ckpt", from_gpu = dir + "/cuda_portable_gpu.ckpt";
+  save_checkpoint(from_cpu, cpu, &ac, "epoch=7\n");
+
+  Gmvae<G, T> gpu(cfg, 20, 99);  // other initial parameters
+  Adam<G, T> ag(gpu.arena().layout().param_size, AdamOptions{});
+  restore_checkpoint(read_checkpoint(from_cpu), gpu, &ag);
+  CHECK(ag.steps() == 123);
+  auto host = [](VectorView<T> v) { return std::vector<T>(v.data, v.data + v.size); };
+  CHECK(compare("parameters", host(cpu.arena().all_params()), to_host<T>(VectorView<const T>(gpu.arena().all_params())),
+                0, 0) == 0);
+  CHECK(compare("state", host(cpu.arena().all_state()), to_host<T>(VectorView<const T>(gpu.arena().all_state())), 0,
+                0) == 0);
+  CHECK(compare("moment1", host(ac.moment1()), to_host<T>(VectorView<const T>(ag.moment1())), 0, 0) == 0);
+  CHECK(compare("moment2", host(ac.moment2()), to_host<T>(VectorView<const T>(ag.moment2())), 0, 0) == 0);
+
+  // The GPU model's file is the CPU model's, byte for byte, and loads back on the CPU.
+  save_checkpoint(from_gpu, gpu, &ag, "epoch=7\n");
+  auto bytes = [](const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::vector<char>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  const auto a = bytes(from_cpu), b = bytes(from_gpu);
+  CHECK(!a.empty());
+  CHECK(a == b);
+  Gmvae<C, T> back(cfg, 20, 5);
+  restore_checkpoint(read_checkpoint(from_gpu), back);
+  CHECK(host(back.arena().all_params()) == host(cpu.arena().all_params()));
 }
