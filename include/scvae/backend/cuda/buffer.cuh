@@ -15,9 +15,15 @@ class DeviceBuffer {
   explicit DeviceBuffer(Index n) : n_(n) {
     SCVAE_CHECK(n >= 0, "DeviceBuffer: negative size");
     if (n > 0) {
-      SCVAE_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&p_), static_cast<std::size_t>(n) * sizeof(T)));
+      // The context first: a throwing constructor runs no destructor, so nothing may be
+      // allocated yet when Context::get() fails (e.g. cublasCreate on a full GPU).
       auto& ctx = Context::get();
-      SCVAE_CUDA_CHECK(cudaMemsetAsync(p_, 0, static_cast<std::size_t>(n) * sizeof(T), ctx.stream()));
+      SCVAE_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&p_), static_cast<std::size_t>(n) * sizeof(T)));
+      const cudaError_t e = cudaMemsetAsync(p_, 0, static_cast<std::size_t>(n) * sizeof(T), ctx.stream());
+      if (e != cudaSuccess) {
+        release();
+        SCVAE_CUDA_CHECK(e);
+      }
     }
   }
   DeviceBuffer(const DeviceBuffer&) = delete;

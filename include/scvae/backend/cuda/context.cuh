@@ -109,13 +109,7 @@ class Context {
 
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
-  ~Context() {
-    // Errors are ignored: at process exit the runtime may already be unloading.
-    if (ws_) cudaFree(ws_);
-    if (scratch_) cudaFree(scratch_);
-    if (cublas_) cublasDestroy(cublas_);
-    if (stream_) cudaStreamDestroy(stream_);
-  }
+  ~Context() { destroy(); }
 
   int device() const { return device_; }
   cudaStream_t stream() const { return stream_; }
@@ -185,15 +179,31 @@ class Context {
 
  private:
   explicit Context(int dev) : device_(dev) {
-    SCVAE_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, dev));
-    SCVAE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    SCVAE_CUDA_CHECK(cublasCreate(&cublas_));
-    SCVAE_CUDA_CHECK(cublasSetStream(cublas_, stream_));
-    // Default math: FP32 GEMMs stay FP32 (no TF32), so results are comparable with the CPU.
-    SCVAE_CUDA_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
-    const std::size_t bytes = (kMaxPartials + 4) * sizeof(double) + 2 * sizeof(int);
-    SCVAE_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&scratch_), bytes));
-    SCVAE_CUDA_CHECK(cudaMemsetAsync(scratch_, 0, bytes, stream_));
+    try {  // a throwing constructor runs no destructor: release what was made so far
+      SCVAE_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, dev));
+      SCVAE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+      SCVAE_CUDA_CHECK(cublasCreate(&cublas_));
+      SCVAE_CUDA_CHECK(cublasSetStream(cublas_, stream_));
+      // Default math: FP32 GEMMs stay FP32 (no TF32), so results are comparable with the CPU.
+      SCVAE_CUDA_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+      const std::size_t bytes = (kMaxPartials + 4) * sizeof(double) + 2 * sizeof(int);
+      SCVAE_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&scratch_), bytes));
+      SCVAE_CUDA_CHECK(cudaMemsetAsync(scratch_, 0, bytes, stream_));
+    } catch (...) {
+      destroy();
+      throw;
+    }
+  }
+  void destroy() noexcept {
+    // Errors are ignored: at process exit the runtime may already be unloading.
+    if (ws_) cudaFree(ws_);
+    if (scratch_) cudaFree(scratch_);
+    if (cublas_) cublasDestroy(cublas_);
+    if (stream_) cudaStreamDestroy(stream_);
+    ws_ = nullptr;
+    scratch_ = nullptr;
+    cublas_ = nullptr;
+    stream_ = nullptr;
   }
   void raise_status(int s) {
     if (s == 0) return;
