@@ -25,7 +25,11 @@ inline void check(cudaError_t e, const char* call, const char* file, int line) {
 }
 inline void check(cublasStatus_t s, const char* call, const char* file, int line) {
   if (s != CUBLAS_STATUS_SUCCESS)
+#if CUBLAS_VER_MAJOR > 11 || (CUBLAS_VER_MAJOR == 11 && CUBLAS_VER_MINOR >= 4)  // cublasGetStatusName: cuBLAS 11.4
+    throw_cuda((std::string(cublasGetStatusName(s)) + " (" + cublasGetStatusString(s) + ")").c_str(), call, file, line);
+#else
     throw_cuda((std::string("cuBLAS status ") + std::to_string(int(s))).c_str(), call, file, line);
+#endif
 }
 inline void check(curandStatus_t s, const char* call, const char* file, int line) {
   if (s != CURAND_STATUS_SUCCESS)
