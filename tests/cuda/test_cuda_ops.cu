@@ -119,6 +119,26 @@ TEMPLATE_TEST_CASE("cuda: spmm and spmm_grad (sparse counts x dense weights)", "
   CHECK(compare("spmm_grad", ref, dw.download(), Tol<T>::atol * 100, Tol<T>::rtol * 10) == 0);
   // a host batch is refused with a hint, not a device fault
   CHECK_THROWS_AS(G::spmm<T>(T(1), MatrixView<const T>(w.d()), xh, T(0), dc.d()), InputError);
+
+  // Malformed batches: the CPU throws at once, the device reports at the next synchronising call
+  // (and once): in column 3 of x (column 1 of the block), a row index out of range, then offsets
+  // that decrease (ptr[4] < ptr[3]: read as empty on the device, nothing read out of range).
+  REQUIRE(x.ptr[3] > 0);
+  REQUIRE(x.ptr[4] > x.ptr[3]);
+  for (int which : {0, 1}) {
+    auto bad = x.host_copy();
+    if (which == 0) bad.idx[static_cast<std::size_t>(bad.ptr[3])] = static_cast<std::int32_t>(Gn);
+    else bad.ptr[4] = bad.ptr[3] - 1;
+    bad.upload();
+    auto out = random_mat<T>(M, N, M, rng);
+    auto href = out.host;
+    CHECK_THROWS_AS(C::spmm<T>(T(1), MatrixView<const T>(w.h()), bad.h().col_block(2, N), T(0),
+                               MatrixView<T>(href.data(), M, N)),
+                    InputError);
+    G::spmm<T>(T(1), MatrixView<const T>(w.d()), bad.d().col_block(2, N), T(0), out.d());
+    CHECK_THROWS_AS(G::synchronize(), InputError);
+    CHECK_NOTHROW(G::synchronize());
+  }
 }
 
 TEMPLATE_TEST_CASE("cuda: bias, activations, multiply", "[cuda]", float, double) {

@@ -9,7 +9,8 @@
 //            column order (the CPU's order per element). Deterministic; genes absent from the
 //            batch leave dW untouched.
 // Both need each column's row indices strictly increasing (the CscView contract); indices out of
-// range are skipped and reported through the context's status word.
+// range are skipped and reported through the context's status word, and so is a column whose
+// offsets decrease (ptr[n+1] < ptr[n]: read as empty; the CPU's spmm throws for it).
 #include "context.cuh"
 
 namespace scvae {
@@ -33,6 +34,7 @@ __global__ void spmm_kernel(T alpha, MatrixView<const T> w /*[M x G]*/, CscView<
   T acc = T(0);
   if (active && beta != T(0)) acc = beta * c(i, n);
   const std::int64_t k0 = x.ptr[n], k1 = x.ptr[n + 1];
+  if (k1 < k0 && blockIdx.y == 0 && threadIdx.x == 0) report_bad_column(status, n);
   for (std::int64_t kb = k0; kb < k1; kb += kSparseThreads) {
     const std::int64_t k = kb + threadIdx.x;
     if (k < k1) {
