@@ -218,6 +218,26 @@ TEST_CASE("scvae train: VAE on the built-in data, clustered by k-means; evaluate
   CHECK(slurp(ev + "/test_metrics.json").find("\"n_cells\": 200") != std::string::npos);
 }
 
+TEST_CASE("scvae train --early-stopping ends a run that stops improving; best.ckpt keeps the best epoch", "[cli]") {
+  // A learning rate of 1e-30 leaves the weights as they are; only BatchNorm's running statistics
+  // move the validation ELBO, so it stops improving within a few epochs.
+  const std::string out = kTmp + "/early_stopping";
+  const Run r = run_scvae("train --model vae --likelihood poisson --hidden 16 --latent 4 --epochs 40 --early-stopping 2 "
+                          "--learning-rate 1e-30 --importance-samples 0 --threads 1 --overwrite --out '" + out + "'");
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  const auto at = r.out.find("stopped early after epoch ");
+  REQUIRE(at != std::string::npos);
+  const int last = std::atoi(r.out.c_str() + at + 26);
+  CHECK(last >= 3);
+  CHECK(last < 40);
+  CHECK(r.out.find("no better validation ELBO for 2 epoch(s); best epoch " + std::to_string(last - 2)) != std::string::npos);
+  CHECK(r.out.find("best epoch " + std::to_string(last - 2) + " of " + std::to_string(last)) != std::string::npos);
+  const Run bad = run_scvae("train --early-stopping -1 --overwrite --out '" + out + "'");
+  CHECK(bad.rc == 2);
+  CHECK(bad.out.find("--early-stopping") != std::string::npos);
+}
+
 TEST_CASE("scvae grid-search ranks the grid by validation ELBO", "[cli]") {
   const std::string out = kTmp + "/grid";
   const Run r = run_scvae("grid-search --input '" + simulated() + "' --model vae --hidden-grid '8;8,8' --latent-grid 2 "

@@ -47,6 +47,7 @@ void FitSettings::validate() const {
   if (!(clip >= 0)) throw UsageError("--clip: must be >= 0 (0 = no clipping)");
   if (kl_warmup < 0) throw UsageError("--kl-warmup: must be >= 0");
   if (mixture_init < 0) throw UsageError("--mixture-init: must be >= 0");
+  if (early_stopping < 0) throw UsageError("--early-stopping: must be >= 0 (0 = off)");
 }
 
 scvae::TrainOptions make_train_options(const FitSettings& fit, bool mixture, const EpochCallback& on_epoch,
@@ -56,6 +57,7 @@ scvae::TrainOptions make_train_options(const FitSettings& fit, bool mixture, con
   opt.batch_size = fit.batch_size;
   opt.kl_warmup_epochs = fit.kl_warmup;
   if (mixture) opt.mixture_init_epochs = fit.mixture_init;
+  opt.early_stopping_patience = fit.early_stopping;
   opt.seed = fit.seed;
   opt.adam.learning_rate = fit.learning_rate;
   opt.adam.weight_decay = fit.weight_decay;
@@ -91,6 +93,7 @@ FitResult make_fit_result(const scvae::TrainResult& r, double seconds, Progress*
   out.history = r.history;
   out.best_epoch = r.best_epoch;
   out.interrupted = r.interrupted;
+  out.stopped_early = r.stopped_early;
   out.seconds = seconds;
   return out;
 }

@@ -35,6 +35,7 @@ struct FitSettings {
   double clip = 1;          // element-wise gradient clipping; 0 = off
   int kl_warmup = 0;        // epochs
   int mixture_init = 0;     // GMVAE: re-initialise the mixture from k-means after this many epochs; 0 = off
+  int early_stopping = 0;   // stop after this many epochs without a better validation ELBO; 0 = off
   std::uint64_t seed = 0;
   std::string checkpoint_dir;  // "" = no checkpoints (grid search)
   std::string device = "cpu";  // cpu | cuda (builds with the CUDA backend: model_runner_cuda.cu)
@@ -46,6 +47,7 @@ struct FitResult {
   std::vector<scvae::EpochMetrics> history;
   int best_epoch = 0;
   bool interrupted = false;
+  bool stopped_early = false;  // --early-stopping ended the run before --epochs
   double seconds = 0;
 };
 

@@ -49,6 +49,10 @@ void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
       "--mixture-init", f.fit.mixture_init,
       "GMVAE: after this many epochs re-initialise the mixture from k-means on the latent means (default 0 = off; 15 "
       "on the built-in data)");
+  app->add_option("--early-stopping", f.fit.early_stopping,
+                  "Stop after this many epochs without a better validation ELBO (best.ckpt keeps the best); 0 = "
+                  "train all --epochs, as scVAE")
+      ->capture_default_str();
   app->add_option("--split", f.split_text, "Train, validation, test fractions")->capture_default_str();
   app->add_option("--top-genes", f.data.top_genes, "Keep the N most variable genes (0 = all expressed genes)")
       ->capture_default_str();

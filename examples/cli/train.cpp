@@ -76,6 +76,8 @@ int run_train(TrainArgs& a) {
                f.model.describe().c_str(), f.fit.epochs, f.fit.batch_size, f.fit.learning_rate, f.fit.kl_warmup,
                f.fit.clip, f.fit.weight_decay);
   if (f.fit.mixture_init > 0) std::fprintf(stderr, ", mixture re-initialised after epoch %d", f.fit.mixture_init);
+  if (f.fit.early_stopping > 0)
+    std::fprintf(stderr, ", early stopping after %d epoch(s) without a better ELBO", f.fit.early_stopping);
   std::fprintf(stderr, "%s\n", f.data.builtin() ? " (built-in data defaults, docs/cli.md)" : "");
 
   RunRecord rec;
@@ -133,6 +135,10 @@ int run_train(TrainArgs& a) {
                                        .c_str());
     return kExitInterrupted;
   }
+  if (fit.stopped_early)
+    std::fprintf(stderr, "scvae train: stopped early after epoch %d: no better %s ELBO for %d epoch(s); best epoch %d\n",
+                 history.back().epoch, data.split.validation.empty() ? "training" : "validation", f.fit.early_stopping,
+                 fit.best_epoch);
 
   // Evaluate the best checkpoint on the test cells (validation, then training cells if the split
   // has no test cells); latents and clusters for every cell.
