@@ -7,8 +7,14 @@
 #   scripts/gpu_check.sh build      configure build-gpu/ and build the CUDA tests, bench_cuda
 #   scripts/gpu_check.sh test       CTest label `cuda`: CPU-vs-GPU parity of every op, the fused
 #                                   heads, whole VAE/GMVAE steps; CudaTrainer; headers compile
-#   scripts/gpu_check.sh sanitize   compute-sanitizer memcheck (all three tests) and racecheck /
-#                                   synccheck (the fused heads, which use shared memory)
+#   scripts/gpu_check.sh sanitize [TOOL TEST [FILTER]]
+#                                   compute-sanitizer memcheck (all three tests) and racecheck /
+#                                   synccheck / initcheck (the fused heads, which use shared
+#                                   memory); with arguments one TOOL on one TEST, optionally on
+#                                   the Catch2 test cases FILTER names. Sanitizers slow the tests
+#                                   10-100x: the device tool allows 600 s a command, so run them
+#                                   one at a time, e.g. `sanitize racecheck test_cuda_likelihood
+#                                   "cuda: bad counts*"`.
 #   scripts/gpu_check.sh bench      bench_cuda (epoch, GEMMs alone, head bandwidth) and the
 #                                   PyTorch peer on the same GPU (benchmarks/torch_peer_gpu.py)
 #   scripts/gpu_check.sh all        build, test, bench (sanitize is slow: run it on its own)
@@ -106,11 +112,18 @@ stage_sanitize() {
   build_all || return 1
   local cs=compute-sanitizer
   command -v "$cs" >/dev/null || cs=/usr/local/cuda/bin/compute-sanitizer
+  local limit=${SANITIZE_TIMEOUT:-540}
+  if [ $# -ge 2 ]; then
+    local extra=()
+    [ "$1" = memcheck ] && extra=(--leak-check full)
+    step "$1_$2" timeout "$limit" "$cs" --tool "$1" "${extra[@]}" --error-exitcode 1 "$build/tests/$2" ${3:+"$3"}
+    return
+  fi
   for t in test_cuda_ops test_cuda_likelihood test_cuda_models; do
-    step "memcheck_$t" timeout 900 "$cs" --tool memcheck --leak-check full --error-exitcode 1 "$build/tests/$t"
+    step "memcheck_$t" timeout "$limit" "$cs" --tool memcheck --leak-check full --error-exitcode 1 "$build/tests/$t"
   done
   for tool in racecheck synccheck initcheck; do
-    step "${tool}_likelihood" timeout 900 "$cs" --tool "$tool" --error-exitcode 1 "$build/tests/test_cuda_likelihood"
+    step "${tool}_likelihood" timeout "$limit" "$cs" --tool "$tool" --error-exitcode 1 "$build/tests/test_cuda_likelihood"
   done
 }
 
@@ -132,10 +145,10 @@ stage_bench() {
 case "${1:-all}" in
   build) stage_build ;;
   test) stage_test ;;
-  sanitize) stage_sanitize ;;
+  sanitize) shift; stage_sanitize "$@" ;;
   bench) stage_bench ;;
   all) stage_build && stage_test; stage_bench ;;
-  *) echo "usage: $0 build|test|sanitize|bench|all" >&2; exit 2 ;;
+  *) echo "usage: $0 build|test|sanitize [TOOL TEST [FILTER]]|bench|all" >&2; exit 2 ;;
 esac
 log "done: status $status"
 exit "$status"

@@ -178,7 +178,7 @@ class TrainerCore {
       m.seconds = seconds_since(t0);
       m.train = mean_of(acc);
       if (!B::template all_finite<T>(VectorView<const T>(model_.arena().all_params())))
-        diverged(m.epoch, n_batches - 1, acc);
+        diverged(m.epoch, n_batches - 1, acc, true);
       if (!validation_rows.empty()) {
         m.validation = evaluate_from(src, validation_rows, opt_.seed + 7919 * static_cast<std::uint64_t>(m.epoch));
         m.has_validation = true;
@@ -276,10 +276,13 @@ class TrainerCore {
     for (auto& v : mean) v /= double(rows.size());
     return mean;
   }
-  [[noreturn]] void diverged(int epoch, Index batch, const StepStats& s) const {
+  // params_bad: the end-of-epoch check found non-finite parameters (the steps' checks passed), so
+  // the model in memory is not the last good state; the checkpoint is.
+  [[noreturn]] void diverged(int epoch, Index batch, const StepStats& s, bool params_bad = false) const {
     std::ostringstream o;
     o << "scvae: training diverged at epoch " << epoch << ", batch " << batch + 1 << " (loss " << s.loss
-      << ", ELBO sum " << s.elbo << ", non-finite loss or gradient); the parameters are those of the last good step";
+      << ", ELBO sum " << s.elbo << (params_bad ? "): the parameters became non-finite; the model in memory is not usable"
+                                              : ", non-finite loss or gradient); the parameters are those of the last good step");
     if (!opt_.checkpoint_dir.empty() && epochs_done_ > 0)
       o << " and " << opt_.checkpoint_dir << "/last.ckpt holds the last good epoch";
     o << ". Try a lower learning rate, stronger gradient clipping or a longer KL warm-up.";
