@@ -121,13 +121,8 @@ inline CsrMatrix read_loom_file(hid_t file, const std::string& name, const ReadO
       std::string list;
       if (h5::exists(file, "layers") && h5::object_type(file, "layers") == H5I_GROUP) {
         h5::Handle g = h5::open_group(root, "layers");
-        H5G_info_t info;
-        if (H5Gget_info(g.get(), &info) >= 0)
-          for (hsize_t i = 0; i < info.nlinks && i < 64; ++i) {
-            char buf[256] = {0};
-            if (H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, buf, sizeof buf, H5P_DEFAULT) > 0)
-              list += std::string(list.empty() ? "" : ", ") + buf;
-          }
+        for (const auto& l : h5::child_objects(h5::Loc{g.get(), name, "/layers"}, H5I_DATASET))
+          list += (list.empty() ? "" : ", ") + l;
       }
       fail(name, "no layer /" + path + " (layers in this file: " + (list.empty() ? "none" : list) + ")");
     }

@@ -248,8 +248,8 @@ inline std::optional<std::vector<std::int64_t>> read_int_attr(const Loc& loc, co
   return v;
 }
 
-// Names of the groups directly below loc.
-inline std::vector<std::string> child_groups(const Loc& loc) {
+// Names of the objects of one type (H5I_GROUP, H5I_DATASET) directly below loc.
+inline std::vector<std::string> child_objects(const Loc& loc, H5I_type_t type) {
   H5G_info_t info;
   if (H5Gget_info(loc.id, &info) < 0) fail(loc.file, "cannot list " + loc.path);
   std::vector<std::string> names;
@@ -259,10 +259,12 @@ inline std::vector<std::string> child_groups(const Loc& loc) {
     std::string name(static_cast<std::size_t>(len) + 1, '\0');
     H5Lget_name_by_idx(loc.id, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
     name.resize(static_cast<std::size_t>(len));
-    if (object_type(loc.id, name) == H5I_GROUP) names.push_back(name);
+    if (object_type(loc.id, name) == type) names.push_back(name);
   }
   return names;
 }
+
+inline std::vector<std::string> child_groups(const Loc& loc) { return child_objects(loc, H5I_GROUP); }
 
 inline Handle open_file_read(const std::string& path) {
   std::error_code ec;
