@@ -14,9 +14,12 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <scvae/core/system.hpp>
+#include <scvae/data/h5ad_writer.hpp>
+#include <scvae/data/read_counts.hpp>
 #include <scvae/io/checkpoint.hpp>
 
 namespace fs = std::filesystem;
@@ -236,6 +239,57 @@ TEST_CASE("scvae train --early-stopping ends a run that stops improving; best.ck
   const Run bad = run_scvae("train --early-stopping -1 --overwrite --out '" + out + "'");
   CHECK(bad.rc == 2);
   CHECK(bad.out.find("--early-stopping") != std::string::npos);
+}
+
+TEST_CASE("scvae reader flags reach the reader, are recorded for evaluate, and are refused where they do not apply",
+          "[cli]") {
+  // The simulated matrix.mtx.gz read the other way round: 60 cells x 300 genes. evaluate must
+  // read it the same way from config.txt, or the checkpoint's gene count would not match.
+  const std::string mtx = simulated() + "/matrix.mtx.gz";
+  const std::string out = kTmp + "/reader_flags";
+  const Run r = run_scvae("train --input '" + mtx + "' --orientation cells-by-genes --model vae --likelihood poisson "
+                          "--hidden 8 --latent 2 --epochs 1 --importance-samples 0 --threads 1 --overwrite --quiet --out '" +
+                          out + "'");
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  CHECK(r.out.find("(60 cells x ") != std::string::npos);
+  CHECK(slurp(out + "/config.txt").find("orientation=cells-by-genes\n") != std::string::npos);
+  const Run e = run_scvae("evaluate --checkpoint '" + out + "/best.ckpt' --importance-samples 0 --threads 1 --overwrite "
+                          "--out '" + out + "/ev'");
+  INFO(e.out);
+  CHECK(e.rc == 0);
+  CHECK(e.out.find("(60 cells x ") != std::string::npos);
+  // --input drops the recorded reader options: the default orientation gives 300 cells of 60
+  // genes, which the checkpoint (300 genes) refuses.
+  const Run other = run_scvae("evaluate --checkpoint '" + out + "/best.ckpt' --input '" + mtx +
+                              "' --importance-samples 0 --threads 1 --overwrite --out '" + out + "/ev2'");
+  CHECK(other.rc == 3);
+  CHECK(other.out.find("(300 cells x ") != std::string::npos);
+
+  // --matrix reaches the .h5ad reader: an absent matrix is named.
+  const std::string h5ad = kTmp + "/reader_flags.h5ad";
+  scvae::write_h5ad(h5ad, scvae::read_counts(simulated()));
+  const Run missing = run_scvae("train --input '" + h5ad + "' --matrix raw/X --epochs 1 --overwrite --out '" + out + "'");
+  INFO(missing.out);
+  CHECK(missing.rc == 3);
+  CHECK(missing.out.find("raw/X") != std::string::npos);
+  const Run x = run_scvae("train --input '" + h5ad + "' --matrix X --model vae --likelihood poisson --hidden 8 --latent 2 "
+                          "--epochs 1 --importance-samples 0 --threads 1 --overwrite --quiet --out '" + out + "'");
+  INFO(x.out);
+  CHECK(x.rc == 0);
+
+  // Refused before reading: an option the format lacks, an unknown value, an option without --input.
+  for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"--input '" + simulated() + "' --matrix X", "--matrix applies to .h5ad and .loom input"},
+           {"--input '" + h5ad + "' --orientation cells-by-genes", "--orientation applies to .mtx and dense table input"},
+           {"--input '" + mtx + "' --genome mm10", "--genome applies to 10x .h5 input"},
+           {"--input '" + mtx + "' --orientation sideways", "--orientation"},
+           {"--gene-names symbol", "need --input"}}) {
+    const Run bad = run_scvae("train " + args + " --overwrite --out '" + out + "'");
+    INFO(args << "\n" << bad.out);
+    CHECK(bad.rc == 2);
+    CHECK(bad.out.find(needle) != std::string::npos);
+  }
 }
 
 TEST_CASE("scvae grid-search ranks the grid by validation ELBO", "[cli]") {

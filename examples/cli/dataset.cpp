@@ -3,7 +3,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <unordered_set>
 
 #include <scvae/data/labels.hpp>
@@ -45,6 +47,20 @@ void check_spec(const DataSpec& s) {
   // config.txt holds one key=value a line
   if (s.input.find_first_of("\r\n") != std::string::npos) throw UsageError("--input: a path with a line break");
   if (s.labels.find_first_of("\r\n") != std::string::npos) throw UsageError("--labels: a path with a line break");
+  for (const auto& [flag, value] : {std::pair<const char*, const std::string&>{"--matrix", s.matrix},
+                                    {"--genome", s.genome},
+                                    {"--feature-type", s.feature_type}})
+    if (value.find_first_of("\r\n") != std::string::npos) throw UsageError(std::string(flag) + ": a value with a line break");
+}
+
+// Reader options recorded in config.txt; runs recorded before they existed lack them (defaults).
+constexpr const char* kReaderKeys[] = {"matrix", "genome", "gene_names", "feature_type", "orientation"};
+std::string* reader_field(DataSpec& s, const std::string& key) {
+  if (key == "matrix") return &s.matrix;
+  if (key == "genome") return &s.genome;
+  if (key == "gene_names") return &s.gene_names;
+  if (key == "feature_type") return &s.feature_type;
+  return &s.orientation;
 }
 }  // namespace
 
@@ -61,6 +77,8 @@ void DataSpec::write(RunRecord& r) const {
   r["top_genes"] = std::to_string(top_genes);
   r["split"] = format_number(split[0], 17) + "," + format_number(split[1], 17) + "," + format_number(split[2], 17);
   r["split_seed"] = std::to_string(split_seed);
+  DataSpec copy = *this;
+  for (const char* k : kReaderKeys) r[k] = *reader_field(copy, k);
 }
 
 DataSpec DataSpec::read(const RunRecord& r, const std::string& where) {
@@ -82,13 +100,59 @@ DataSpec DataSpec::read(const RunRecord& r, const std::string& where) {
   if (!parse_unsigned(get("split_seed"), seed)) throw not_integer("split_seed");  // seeds span all of uint64
   s.top_genes = static_cast<long>(top);
   s.split_seed = static_cast<std::uint64_t>(seed);
+  for (const char* k : kReaderKeys)
+    if (const auto it = r.find(k); it != r.end()) *reader_field(s, k) = it->second;
   try {
     s.split = parse_double_list(get("split"), "split");
     check_spec(s);
+    if (!s.builtin()) (void)reader_options(s);  // a value this version does not know; no file access
   } catch (const UsageError& e) {
     throw scvae::InputError(where + ": " + e.what());
   }
   return s;
+}
+
+scvae::ReadOptions reader_options(const DataSpec& spec) {
+  scvae::ReadOptions o;
+  const bool any = !(spec.matrix.empty() && spec.genome.empty() && spec.gene_names.empty() &&
+                     spec.feature_type.empty() && spec.orientation.empty());
+  if (spec.builtin()) {
+    if (any) throw UsageError("--matrix, --genome, --gene-names, --feature-type, --orientation: need --input");
+    return o;
+  }
+  if (!spec.gene_names.empty()) {
+    if (spec.gene_names == "auto") o.gene_names = scvae::GeneNames::automatic;
+    else if (spec.gene_names == "id") o.gene_names = scvae::GeneNames::id;
+    else if (spec.gene_names == "symbol") o.gene_names = scvae::GeneNames::symbol;
+    else throw UsageError("--gene-names: '" + spec.gene_names + "' is not auto, id or symbol");
+  }
+  if (!spec.orientation.empty()) {
+    if (spec.orientation == "genes-by-cells") o.orientation = scvae::Orientation::genes_by_cells;
+    else if (spec.orientation == "cells-by-genes") o.orientation = scvae::Orientation::cells_by_genes;
+    else throw UsageError("--orientation: '" + spec.orientation + "' is not genes-by-cells or cells-by-genes");
+  }
+  if (!any) return o;  // no file access (DataSpec::read checks a record without reading the data)
+
+  // Which formats have which option: an option the format lacks would be ignored silently.
+  using F = scvae::CountFormat;
+  const F f = scvae::detect_count_format(spec.input);
+  const auto refuse = [&](const char* flag, const std::string& value, std::initializer_list<F> have,
+                          const char* which) {
+    if (value.empty()) return;
+    for (F h : have)
+      if (f == h) return;
+    throw UsageError(std::string(flag) + " applies to " + which + " input, not to '" + spec.input + "'");
+  };
+  refuse("--matrix", spec.matrix, {F::h5ad, F::loom}, ".h5ad and .loom");
+  refuse("--genome", spec.genome, {F::tenx_h5}, "10x .h5");
+  refuse("--gene-names", spec.gene_names, {F::mtx_dir, F::tenx_h5, F::loom}, "10x (folder, .h5) and .loom");
+  refuse("--feature-type", spec.feature_type, {F::mtx_dir, F::tenx_h5}, "10x (folder, .h5)");
+  refuse("--orientation", spec.orientation, {F::mtx, F::dense_table}, ".mtx and dense table");
+  if (f == F::h5ad) o.h5ad_matrix = spec.matrix;
+  if (f == F::loom) o.loom_layer = spec.matrix;
+  o.genome = spec.genome;
+  o.feature_type = spec.feature_type;
+  return o;
 }
 
 Dataset load_dataset(const DataSpec& spec, bool verbose) {
@@ -104,7 +168,7 @@ Dataset load_dataset(const DataSpec& spec, bool verbose) {
     d.label_names = std::move(sim.label_names);
     d.description = "built-in simulated data";
   } else {
-    raw = scvae::read_counts(spec.input);
+    raw = scvae::read_counts(spec.input, reader_options(spec));
     d.description = spec.input;
   }
   if (raw.n_rows < 2) throw scvae::InputError("scvae: " + d.description + ": needs at least 2 cells, found " + std::to_string(raw.n_rows));

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <scvae/data/csr_matrix.hpp>
+#include <scvae/data/read_options.hpp>
 #include <scvae/data/split.hpp>
 
 #include "common.hpp"
@@ -17,8 +18,16 @@ struct DataSpec {
   long top_genes = 0;                 // keep the N most variable genes; 0 = all expressed genes
   std::vector<double> split{0.81, 0.09, 0.10};
   std::uint64_t split_seed = 0;
+  // How to read the input (scvae::ReadOptions as the command line spells it; "" = the format's
+  // default). Each applies only to the formats named in docs/cli.md; others refuse it.
+  std::string matrix;        // .h5ad: X, layers/NAME or raw/X; .loom: a layer name
+  std::string genome;        // 10x v2 .h5: genome group
+  std::string gene_names;    // auto, id or symbol (10x files, Loom)
+  std::string feature_type;  // 10x v3: keep only this feature type
+  std::string orientation;   // .mtx and dense tables: genes-by-cells or cells-by-genes
 
   bool builtin() const { return input.empty(); }
+  void clear_reader_options() { matrix = genome = gene_names = feature_type = orientation = ""; }
   void write(RunRecord& r) const;
   static DataSpec read(const RunRecord& r, const std::string& where);
 };
@@ -35,6 +44,10 @@ struct Dataset {
 
 // The built-in data set: SimulationOptions::small_test(3), 2,000 cells x 500 genes, 5 cell types.
 constexpr const char* kBuiltinName = "builtin:small";
+
+// The reader options of `spec` for the format of `spec.input`. Throws UsageError naming the flag
+// for a value it does not know or for an option the format does not have.
+scvae::ReadOptions reader_options(const DataSpec& spec);
 
 // Reads (or simulates), selects genes, attaches labels and splits. Throws scvae::InputError
 // naming the file for unreadable input; UsageError for bad split fractions.

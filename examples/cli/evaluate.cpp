@@ -6,12 +6,14 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
 #include <scvae/core/error.hpp>
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "report.hpp"
 
 namespace scvae_cli {
@@ -26,6 +28,7 @@ struct EvaluateArgs {
   long batch_size = 100;
   int threads = 0;
   bool all_cells = false, overwrite = false;
+  DataSpec reader;  // only the reader fields; "" = as recorded (or the default with --input)
 };
 
 int run_evaluate(EvaluateArgs& a) {
@@ -54,7 +57,13 @@ int run_evaluate(EvaluateArgs& a) {
   if (!a.input.empty()) {
     spec.input = a.input;
     if (a.labels.empty()) spec.labels.clear();  // the recorded labels belong to the recorded input
+    spec.clear_reader_options();                 // and so do the recorded reader options
   }
+  for (auto [field, given] : {std::pair{&spec.matrix, &a.reader.matrix}, {&spec.genome, &a.reader.genome},
+                              {&spec.gene_names, &a.reader.gene_names}, {&spec.feature_type, &a.reader.feature_type},
+                              {&spec.orientation, &a.reader.orientation}})
+    if (!given->empty()) *field = *given;
+  (void)reader_options(spec);  // an option the input's format lacks, before --out is touched
   if (!a.labels.empty()) spec.labels = a.labels;
   if (a.top_genes != EvaluateArgs::kAsRecorded) spec.top_genes = a.top_genes;
 
@@ -98,6 +107,7 @@ Command add_evaluate_command(CLI::App& root) {
   app->add_option("--checkpoint", a->checkpoint, "Checkpoint written by train (best.ckpt or last.ckpt)")->required();
   app->add_option("--input", a->input,
                   "Count matrix to evaluate on (default: the training data recorded in config.txt beside the checkpoint)");
+  add_reader_flags(app, a->reader);
   app->add_option("--labels", a->labels, "Cell labels FILE[:COLUMN] (default: as recorded, when --input is not given)");
   app->add_option("--top-genes", a->top_genes, "Gene selection (default: as recorded)");
   app->add_option("--importance-samples", a->importance_samples,

@@ -12,10 +12,25 @@ CLI::Validator non_negative_integer() {
       "UINT");
 }
 
+void add_reader_flags(CLI::App* app, DataSpec& d) {
+  app->add_option("--matrix", d.matrix,
+                  "Which matrix of the file: .h5ad: X, layers/NAME or raw/X (default layers/counts when present, else "
+                  "X); .loom: a layer name such as spliced (default the main matrix)");
+  app->add_option("--genome", d.genome, "10x v2 .h5 with several genomes: the one to read");
+  app->add_option("--gene-names", d.gene_names, "10x and .loom gene names: id, symbol or auto (default: ids when unique)")
+      ->check(CLI::IsMember({"auto", "id", "symbol"}));
+  app->add_option("--feature-type", d.feature_type,
+                  "10x v3: keep only features of this type, e.g. \"Gene Expression\" (default: all)");
+  app->add_option("--orientation", d.orientation,
+                  ".mtx and dense tables: genes-by-cells (default, as 10x and R) or cells-by-genes")
+      ->check(CLI::IsMember({"genes-by-cells", "cells-by-genes"}));
+}
+
 void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
   app->add_option("--input", f.data.input,
                   "Count matrix: a 10x MTX folder, .mtx[.gz], 10x .h5, .h5ad, .loom or a dense .tsv/.csv[.gz] (format from "
                   "the path). Without it: the built-in simulated data set (2,000 cells x 500 genes, 5 cell types).");
+  add_reader_flags(app, f.data);
   app->add_option("--labels", f.data.labels,
                   "Cell labels FILE[:COLUMN] (TSV/CSV with a header; cell name in the first field; COLUMN is a header "
                   "name or 0-based index, default 1). Enables ARI/NMI.");
@@ -74,6 +89,7 @@ void finish_training_flags(TrainingFlags& f, bool grid_search) {
   check_threads(f.threads);
   f.data.split = parse_double_list(f.split_text, "--split");
   f.data.split_seed = f.fit.seed;
+  (void)reader_options(f.data);  // an option the input's format lacks, before --out is touched
   if (f.data.builtin()) {
     // Built-in demo data: scVAE's learning rate 1e-4 needs hundreds of epochs; 1e-2 with a short
     // KL warm-up separates the 5 simulated types in ~25 epochs (docs/cli.md).

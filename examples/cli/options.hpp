@@ -32,6 +32,10 @@ struct TrainingFlags {
 // --likelihood).
 void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search);
 
+// --matrix, --genome, --gene-names, --feature-type, --orientation into d's reader fields (train,
+// grid-search and evaluate).
+void add_reader_flags(CLI::App* app, DataSpec& d);
+
 // For unsigned flags (seeds): CLI11 would read "-1" as 2^64 - 1.
 CLI::Validator non_negative_integer();
 
