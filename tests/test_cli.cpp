@@ -273,10 +273,24 @@ TEST_CASE("scvae reader flags reach the reader, are recorded for evaluate, and a
   INFO(missing.out);
   CHECK(missing.rc == 3);
   CHECK(missing.out.find("raw/X") != std::string::npos);
-  const Run x = run_scvae("train --input '" + h5ad + "' --matrix X --model vae --likelihood poisson --hidden 8 --latent 2 "
-                          "--epochs 1 --importance-samples 0 --threads 1 --overwrite --quiet --out '" + out + "'");
+  {  // labels from an obs column of the same file
+    namespace h5 = scvae::data_detail::h5;
+    h5::Handle f(H5Fopen(h5ad.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    REQUIRE(f);
+    h5::Handle obs(H5Gopen2(f.get(), "obs", H5P_DEFAULT), H5Gclose);
+    std::vector<std::string> group;
+    for (int i = 0; i < 300; ++i) group.push_back(i % 3 == 0 ? "a" : "b");
+    h5::write_strings(obs.get(), "group", group);
+  }
+  const Run x = run_scvae("train --input '" + h5ad + "' --matrix X --labels '" + h5ad + ":group' --model vae --likelihood "
+                          "poisson --hidden 8 --latent 2 --epochs 1 --importance-samples 0 --threads 1 --overwrite --quiet "
+                          "--out '" + out + "'");
   INFO(x.out);
   CHECK(x.rc == 0);
+  CHECK(x.out.find("vs labels: ARI") != std::string::npos);
+  const Run nocol = run_scvae("train --input '" + h5ad + "' --labels '" + h5ad + "' --epochs 1 --overwrite --out '" + out + "'");
+  CHECK(nocol.rc == 3);
+  CHECK(nocol.out.find("name an obs column (columns: group)") != std::string::npos);
 
   // Refused before reading: an option the format lacks, an unknown value, an option without --input.
   for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{

@@ -1,8 +1,10 @@
 // 10x Cell Ranger .h5 (v2, v3), AnnData .h5ad (CSR, CSC, dense; variable- and fixed-length
-// strings) and Loom readers, on files written here with libhdf5, plus their error policy.
+// strings) and Loom readers, and labels from .h5ad obs / Loom col_attrs columns, on files written
+// here with libhdf5, plus their error policy.
 #include <catch2/catch.hpp>
 
 #include "data_test_util.hpp"
+#include "scvae/data/annotation_labels.hpp"
 #include "scvae/data/h5ad_reader.hpp"
 #include "scvae/data/h5ad_writer.hpp"
 #include "scvae/data/loom_reader.hpp"
@@ -473,4 +475,104 @@ TEST_CASE("read_loom: bad input gets an InputError naming the file and dataset",
     o.gene_names = GeneNames::id;
     REQUIRE_INPUT_ERROR(read_loom(p, o), "noacc.loom", "gene_names = id", "/row_attrs/Accession");
   }
+}
+
+namespace {
+// h5py's numpy bool: an int8 enum FALSE = 0 / TRUE = 1.
+void write_bools(hid_t loc, const std::string& name, const std::vector<std::int8_t>& v) {
+  h5::Handle t(H5Tenum_create(H5T_NATIVE_INT8), H5Tclose);
+  const std::int8_t f = 0, tr = 1;
+  H5Tenum_insert(t.get(), "FALSE", &f);
+  H5Tenum_insert(t.get(), "TRUE", &tr);
+  const hsize_t dims[1] = {v.size()};
+  h5::Handle sp(H5Screate_simple(1, dims, nullptr), H5Sclose);
+  h5::Handle ds(H5Dcreate2(loc, name.c_str(), t.get(), sp.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  REQUIRE(ds);
+  REQUIRE(H5Dwrite(ds.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0);
+}
+
+// Labels as "cell=label" pairs, for compact comparisons.
+std::vector<std::string> pairs(const CellLabels& l) {
+  REQUIRE(l.cells.size() == l.labels.size());
+  std::vector<std::string> v;
+  for (std::size_t i = 0; i < l.cells.size(); ++i) v.push_back(l.cells[i] + "=" + l.labels[i]);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("read_h5ad_labels: categorical (anndata 0.8 and 0.7), string, numeric, boolean and nullable obs columns",
+          "[data][h5][h5ad][labels]") {
+  const std::string d = temp_dir("h5ad_labels");
+  const CsrMatrix ref = random_counts(5, 4, 0.5, 3);  // cells cell1..cell5
+  const std::string p = join(d, "a.h5ad");
+  write_h5ad_variant(p, ref, X::csr, false);
+  {
+    h5::Handle f(H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    REQUIRE(f);
+    h5::Handle obs(H5Gopen2(f.get(), "obs", H5P_DEFAULT), H5Gclose);
+    // anndata >= 0.8 categorical, int8 codes, -1 = NaN
+    h5::Handle ct = h5::create_group(obs.get(), "cell_type");
+    h5::write_string_attr(ct.get(), "encoding-type", "categorical");
+    h5::write_strings(ct.get(), "categories", {"B cell", "T cell"});
+    h5::write_vector(ct.get(), "codes", std::vector<std::int32_t>{1, 0, -1, 1, 0});
+    // anndata 0.7: codes in obs/leiden, categories in obs/__categories/leiden (integers here)
+    h5::write_vector(obs.get(), "leiden", std::vector<std::int32_t>{0, 0, 1, 1, 2});
+    h5::Handle cats = h5::create_group(obs.get(), "__categories");
+    h5::write_vector(cats.get(), "leiden", std::vector<std::int64_t>{7, 8, 9});
+    h5::write_strings(obs.get(), "sample", {"s1", "s1", "", "s2", "s2"});
+    h5::write_vector(obs.get(), "n_counts", std::vector<double>{1.5, 2.0, std::nan(""), 0.1, 1e20});
+    write_bools(obs.get(), "doublet", {0, 1, 0, 0, 1});
+    h5::Handle ni = h5::create_group(obs.get(), "batch");
+    h5::write_string_attr(ni.get(), "encoding-type", "nullable-integer");
+    h5::write_vector(ni.get(), "values", std::vector<std::int64_t>{3, 4, 5, 6, 7});
+    write_bools(ni.get(), "mask", {0, 0, 0, 1, 0});
+    h5::Handle bad = h5::create_group(obs.get(), "broken");
+    h5::write_string_attr(bad.get(), "encoding-type", "categorical");
+    h5::write_strings(bad.get(), "categories", {"x"});
+    h5::write_vector(bad.get(), "codes", std::vector<std::int32_t>{0, 0, 1, 0, 0});
+  }
+  using V = std::vector<std::string>;
+  CHECK(pairs(read_h5ad_labels(p, "cell_type")) == V{"cell1=T cell", "cell2=B cell", "cell4=T cell", "cell5=B cell"});
+  CHECK(pairs(read_h5ad_labels(p, "leiden")) == V{"cell1=7", "cell2=7", "cell3=8", "cell4=8", "cell5=9"});
+  CHECK(pairs(read_h5ad_labels(p, "sample")) == V{"cell1=s1", "cell2=s1", "cell4=s2", "cell5=s2"});
+  CHECK(pairs(read_h5ad_labels(p, "n_counts")) == V{"cell1=1.5", "cell2=2", "cell4=0.1", "cell5=1e+20"});
+  CHECK(pairs(read_h5ad_labels(p, "doublet")) == V{"cell1=False", "cell2=True", "cell3=False", "cell4=False", "cell5=True"});
+  CHECK(pairs(read_h5ad_labels(p, "batch")) == V{"cell1=3", "cell2=4", "cell3=5", "cell5=7"});
+  CHECK(pairs(read_annotation_labels(p, "cell_type")) == pairs(read_h5ad_labels(p, "cell_type")));
+  CHECK(is_annotation_file("x/A.H5AD"));
+  CHECK_FALSE(is_annotation_file("labels.tsv"));
+
+  // The labels match the matrix's cells by name, as TSV labels do.
+  const auto codes = encode_labels(match_labels(read_h5ad(p).row_names, read_h5ad_labels(p, "cell_type"), true));
+  CHECK(codes.codes == std::vector<int>{1, 0, -1, 1, 0});
+
+  CHECK_THROWS_WITH(read_h5ad_labels(p, "celltype"),
+                    Catch::Contains("no obs column 'celltype'") && Catch::Contains("cell_type") &&
+                        Catch::Contains("leiden") && !Catch::Contains("__categories") && !Catch::Contains("cell_id"));
+  CHECK_THROWS_WITH(read_h5ad_labels(p, "cell_id"), Catch::Contains("no obs column"));
+  CHECK_THROWS_WITH(read_h5ad_labels(p, "../X"), Catch::Contains("no obs column"));
+  CHECK_THROWS_WITH(read_h5ad_labels(p, "broken"), Catch::Contains("a.h5ad") && Catch::Contains("/obs/broken/codes") &&
+                                                       Catch::Contains("code 1 of cell 2"));
+  CHECK_THROWS_AS(read_h5ad_labels(join(d, "missing.h5ad"), "x"), InputError);
+}
+
+TEST_CASE("read_loom_labels: string and numeric column attributes, matched by CellID", "[data][h5][loom][labels]") {
+  const std::string d = temp_dir("loom_labels");
+  const CsrMatrix ref = random_counts(4, 6, 0.5, 5);
+  const std::string p = join(d, "a.loom");
+  write_loom(p, ref);
+  {
+    h5::Handle f(H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    REQUIRE(f);
+    h5::Handle cols(H5Gopen2(f.get(), "col_attrs", H5P_DEFAULT), H5Gclose);
+    h5::write_strings(cols.get(), "ClusterName", {"Astro&amp;1", "Neuron", "", "Neuron"}, false);
+    h5::write_vector(cols.get(), "Clusters", std::vector<std::int64_t>{2, 0, 1, 0});
+    h5::write_vector(cols.get(), "Short", std::vector<std::int64_t>{1, 2});
+  }
+  using V = std::vector<std::string>;
+  CHECK(pairs(read_loom_labels(p, "ClusterName")) == V{"cell1=Astro&1", "cell2=Neuron", "cell4=Neuron"});
+  CHECK(pairs(read_annotation_labels(p, "Clusters")) == V{"cell1=2", "cell2=0", "cell3=1", "cell4=0"});
+  CHECK_THROWS_WITH(read_loom_labels(p, "Class"), Catch::Contains("no column attribute 'Class'") &&
+                                                      Catch::Contains("ClusterName") && Catch::Contains("CellID"));
+  CHECK_THROWS_WITH(read_loom_labels(p, "Short"), Catch::Contains("/col_attrs/Short has 2 entries"));
 }

@@ -8,6 +8,7 @@
 #include <utility>
 #include <unordered_set>
 
+#include <scvae/data/annotation_labels.hpp>
 #include <scvae/data/labels.hpp>
 #include <scvae/data/prepare.hpp>
 #include <scvae/data/read_counts.hpp>
@@ -19,14 +20,16 @@ namespace {
 
 // "FILE[:COLUMN]": COLUMN is a header name or a 0-based field index. A path that exists as
 // given wins, so file names containing ':' still work.
-scvae::LabelOptions parse_label_spec(const std::string& spec, std::string& file) {
+// `column` gets COLUMN as written ("" when absent): .h5ad and .loom columns are names only.
+scvae::LabelOptions parse_label_spec(const std::string& spec, std::string& file, std::string& column) {
   scvae::LabelOptions opt;
   file = spec;
+  column.clear();
   std::error_code ec;
   const auto colon = spec.rfind(':');
   if (std::filesystem::exists(spec, ec) || colon == std::string::npos || colon == 0) return opt;
   file = spec.substr(0, colon);
-  const std::string column = spec.substr(colon + 1);
+  column = spec.substr(colon + 1);
   if (column.empty()) throw UsageError("--labels: empty column after ':' in '" + spec + "'");
   if (column.find_first_not_of("0123456789") == std::string::npos) opt.column_index = std::stoi(column);
   else opt.column = column;
@@ -69,8 +72,8 @@ void DataSpec::write(RunRecord& r) const {
   // The labels' file as an absolute path too: `evaluate` may run from another directory.
   std::string labels_record = labels;
   if (!labels.empty()) {
-    std::string file;
-    parse_label_spec(labels, file);
+    std::string file, column;
+    parse_label_spec(labels, file, column);
     labels_record = std::filesystem::absolute(file).string() + labels.substr(file.size());
   }
   r["labels"] = labels_record;
@@ -200,9 +203,10 @@ Dataset load_dataset(const DataSpec& spec, bool verbose) {
   }
 
   if (!spec.labels.empty()) {
-    std::string file;
-    const auto opt = parse_label_spec(spec.labels, file);
-    const auto cl = scvae::read_labels(file, opt);
+    std::string file, column;
+    const auto opt = parse_label_spec(spec.labels, file, column);
+    const auto cl = scvae::is_annotation_file(file) ? scvae::read_annotation_labels(file, column)
+                                                    : scvae::read_labels(file, opt);
     const auto matched = scvae::match_labels(d.counts.row_names, cl, /*allow_missing=*/true);
     const auto codes = scvae::encode_labels(matched);
     std::size_t missing = 0;

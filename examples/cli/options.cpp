@@ -33,7 +33,8 @@ void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
   add_reader_flags(app, f.data);
   app->add_option("--labels", f.data.labels,
                   "Cell labels FILE[:COLUMN] (TSV/CSV with a header; cell name in the first field; COLUMN is a header "
-                  "name or 0-based index, default 1). Enables ARI/NMI.");
+                  "name or 0-based index, default 1; or an .h5ad obs / .loom col_attrs column, e.g. data.h5ad:cell_type). "
+                  "Enables ARI/NMI.");
   app->add_option("--model", f.model.kind, "Model: vae or gmvae")
       ->check(CLI::IsMember({"vae", "gmvae"}))
       ->capture_default_str();
