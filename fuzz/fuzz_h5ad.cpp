@@ -1,7 +1,8 @@
 // libFuzzer: AnnData layouts (CSR, CSC, dense; attributes present or not) with fuzzed contents,
-// built in memory -> read_h5ad_file.
+// built in memory -> read_h5ad_file, and an obs label column -> read_h5ad_labels_file.
 #include "fuzz_common.hpp"
 #include "h5_fuzz_builder.hpp"
+#include "scvae/data/annotation_labels.hpp"
 #include "scvae/data/h5ad_reader.hpp"
 
 using namespace scvae_fuzz;
@@ -43,7 +44,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         h5::write_string_attr(g.get(), "_index", col, p.ConsumeBool());
       }
       if (col != "missing") write_names(p, g.get(), col, static_cast<std::size_t>(df[0] == 'o' ? rows : cols));
+      if (df[0] == 'o' && p.ConsumeBool()) write_label_column(p, g.get(), "label", static_cast<std::size_t>(rows), true);
     }
+    expect_clean([&] {
+      const auto l = scvae::data_detail::read_h5ad_labels_file(f.get(), "fuzz.h5ad", p.ConsumeBool() ? "label" : "");
+      if (l.cells.size() != l.labels.size()) __builtin_trap();
+    });
     auto o = opt;
     if (p.ConsumeBool()) o.h5ad_matrix = p.ConsumeBool() ? "X" : "raw/X";
     const scvae::CsrMatrix m = scvae::data_detail::read_h5ad_file(f.get(), "fuzz.h5ad", o);

@@ -1,7 +1,9 @@
 // libFuzzer: Loom files (a dense genes x cells /matrix, chunked or not, layers, name attributes
-// of fuzzed length, type and content) built in memory -> read_loom_file with fuzzed block sizes.
+// of fuzzed length, type and content) built in memory -> read_loom_file with fuzzed block sizes,
+// and a label column -> read_loom_labels_file.
 #include "fuzz_common.hpp"
 #include "h5_fuzz_builder.hpp"
+#include "scvae/data/annotation_labels.hpp"
 #include "scvae/data/loom_reader.hpp"
 
 using namespace scvae_fuzz;
@@ -54,6 +56,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (p.ConsumeBool()) write_names(p, cols.get(), "CellID", cells);
       else write_ints(p, cols.get(), "obs_names", ints(p, p.ConsumeBool() ? cells : cells + 1, -5, 5));
     }
+    if (p.ConsumeBool()) write_label_column(p, cols.get(), "ClusterName", cells, false);
+    expect_clean([&] {
+      const auto l = scvae::data_detail::read_loom_labels_file(f.get(), "fuzz.loom", p.ConsumeBool() ? "ClusterName" : "x");
+      if (l.cells.size() != l.labels.size()) __builtin_trap();
+    });
     const auto block = p.ConsumeIntegralInRange<hsize_t>(0, 7);
     const scvae::CsrMatrix m = scvae::data_detail::read_loom_file(f.get(), "fuzz.loom", o, block);
     m.validate();
