@@ -28,8 +28,9 @@ void add_reader_flags(CLI::App* app, DataSpec& d) {
 
 void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
   app->add_option("--input", f.data.input,
-                  "Count matrix: a 10x MTX folder, .mtx[.gz], 10x .h5, .h5ad, .loom or a dense .tsv/.csv[.gz] (format from "
-                  "the path). Without it: the built-in simulated data set (2,000 cells x 500 genes, 5 cell types).");
+                  "Count matrix: a 10x MTX folder or a .tar[.gz]/.tgz of one, .mtx[.gz], 10x .h5, .h5ad, .loom or a dense "
+                  ".tsv/.csv[.gz] (format from the path). Without it: the built-in simulated data set (2,000 cells x "
+                  "500 genes, 5 cell types).");
   add_reader_flags(app, f.data);
   app->add_option("--labels", f.data.labels,
                   "Cell labels FILE[:COLUMN] (TSV/CSV with a header; cell name in the first field; COLUMN is a header "

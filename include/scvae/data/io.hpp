@@ -8,6 +8,7 @@
 #include "loom_reader.hpp"
 #include "merge.hpp"
 #include "mtx_reader.hpp"
+#include "mtx_tar_reader.hpp"
 #include "mtx_writer.hpp"
 #include "prepare.hpp"
 #include "read_counts.hpp"

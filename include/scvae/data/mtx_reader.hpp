@@ -186,8 +186,19 @@ inline void attach_names(CsrMatrix& m, FeatureTable* genes, const std::string& g
   }
 }
 
-inline std::string first_existing(const std::string& dir, std::initializer_list<const char*> names) {
-  for (const char* n : names) {
+// A 10x folder's files by kind, each kind's names in order of preference (the first present is
+// read); shared by the folder and the tar archive readers so they pick the same files.
+enum TenxFile { tenx_matrix, tenx_features, tenx_barcodes };
+inline const std::vector<std::vector<const char*>>& tenx_file_names() {
+  static const std::vector<std::vector<const char*>> names = {
+      {"matrix.mtx.gz", "matrix.mtx"},
+      {"features.tsv.gz", "features.tsv", "genes.tsv.gz", "genes.tsv"},
+      {"barcodes.tsv.gz", "barcodes.tsv"}};
+  return names;
+}
+
+inline std::string first_existing(const std::string& dir, TenxFile kind) {
+  for (const char* n : tenx_file_names()[kind]) {
     const std::string p = (std::filesystem::path(dir) / n).string();
     if (std::filesystem::exists(p)) return p;
   }
@@ -226,9 +237,9 @@ inline CsrMatrix read_mtx_buffer(std::string_view bytes, const ReadOptions& opt 
 inline CsrMatrix read_10x_mtx_dir(const std::string& dir, const ReadOptions& opt = {}) {
   using namespace data_detail;
   if (!std::filesystem::is_directory(dir)) fail(dir, "not a directory (expected a 10x matrix folder)");
-  const std::string mtx = first_existing(dir, {"matrix.mtx.gz", "matrix.mtx"});
-  const std::string genes = first_existing(dir, {"features.tsv.gz", "features.tsv", "genes.tsv.gz", "genes.tsv"});
-  const std::string cells = first_existing(dir, {"barcodes.tsv.gz", "barcodes.tsv"});
+  const std::string mtx = first_existing(dir, tenx_matrix);
+  const std::string genes = first_existing(dir, tenx_features);
+  const std::string cells = first_existing(dir, tenx_barcodes);
   if (mtx.empty()) fail(dir, "no matrix.mtx[.gz] in this 10x folder");
   if (genes.empty()) fail(dir, "no features.tsv[.gz] or genes.tsv[.gz] in this 10x folder");
   if (cells.empty()) fail(dir, "no barcodes.tsv[.gz] in this 10x folder");

@@ -32,7 +32,8 @@ struct ReadOptions {
   std::string h5ad_matrix;
   // .loom: layer to read: "" or "matrix" = /matrix, else /layers/<name> (e.g. "spliced").
   std::string loom_layer;
-  // 10x v2 .h5: genome group; "" = the only group in the file.
+  // 10x v2 .h5: genome group; "" = the only group in the file. 10x tar archive: the MTX folder,
+  // by its last component (a v2 genome, "mm10") or its full path; "" = the only one.
   std::string genome;
   // Dense tables: field delimiter; 0 = by extension (.csv -> ',', otherwise tab).
   char delimiter = 0;
