@@ -306,6 +306,39 @@ TEST_CASE("scvae reader flags reach the reader, are recorded for evaluate, and a
   }
 }
 
+TEST_CASE("scvae --min-counts drops cells before the split; evaluate drops the same ones", "[cli]") {
+  const scvae::CsrMatrix m = scvae::read_counts(simulated());
+  long keep = 0;
+  for (scvae::Index r = 0; r < m.n_rows; ++r) {
+    double total = 0;
+    for (auto k = m.indptr[r]; k < m.indptr[r + 1]; ++k) total += m.values[k];
+    keep += total >= 1000;
+  }
+  REQUIRE(keep > 10);
+  REQUIRE(keep < m.n_rows);
+  const std::string out = kTmp + "/min_counts";
+  const Run r = run_scvae("train --input '" + simulated() + "' --min-counts 1000 --labels '" + simulated() +
+                          "/labels.tsv:label' --model vae --likelihood poisson --hidden 8 --latent 2 --epochs 1 "
+                          "--importance-samples 0 --threads 1 --overwrite --quiet --out '" + out + "'");
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  CHECK(r.out.find("dropped " + std::to_string(m.n_rows - keep) + " of 300 cells with fewer than 1000 counts") !=
+        std::string::npos);
+  CHECK(lines_of(out + "/latent.tsv").size() == static_cast<std::size_t>(keep) + 1);
+  CHECK(slurp(out + "/config.txt").find("min_counts=1000\n") != std::string::npos);
+  const Run e = run_scvae("evaluate --checkpoint '" + out + "/best.ckpt' --all-cells --importance-samples 0 --threads 1 "
+                          "--overwrite --out '" + out + "/ev'");
+  INFO(e.out);
+  CHECK(e.rc == 0);
+  CHECK(lines_of(out + "/ev/latent.tsv").size() == static_cast<std::size_t>(keep) + 1);
+  const Run none = run_scvae("train --input '" + simulated() + "' --min-counts 100000000 --overwrite --out '" + out + "'");
+  CHECK(none.rc == 3);
+  CHECK(none.out.find("0 of 300 cells have at least --min-counts 100000000 counts") != std::string::npos);
+  const Run neg = run_scvae("train --min-counts -1 --overwrite --out '" + out + "'");
+  CHECK(neg.rc == 2);
+  CHECK(neg.out.find("--min-counts: must be >= 0") != std::string::npos);
+}
+
 TEST_CASE("scvae grid-search ranks the grid by validation ELBO", "[cli]") {
   const std::string out = kTmp + "/grid";
   const Run r = run_scvae("grid-search --input '" + simulated() + "' --model vae --hidden-grid '8;8,8' --latent-grid 2 "

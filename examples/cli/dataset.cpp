@@ -47,6 +47,7 @@ void check_split(const std::vector<double>& f) {
 void check_spec(const DataSpec& s) {
   check_split(s.split);
   if (s.top_genes < 0) throw UsageError("--top-genes: must be >= 0");
+  if (s.min_counts < 0) throw UsageError("--min-counts: must be >= 0");
   // config.txt holds one key=value a line
   if (s.input.find_first_of("\r\n") != std::string::npos) throw UsageError("--input: a path with a line break");
   if (s.labels.find_first_of("\r\n") != std::string::npos) throw UsageError("--labels: a path with a line break");
@@ -78,6 +79,7 @@ void DataSpec::write(RunRecord& r) const {
   }
   r["labels"] = labels_record;
   r["top_genes"] = std::to_string(top_genes);
+  r["min_counts"] = std::to_string(min_counts);
   r["split"] = format_number(split[0], 17) + "," + format_number(split[1], 17) + "," + format_number(split[2], 17);
   r["split_seed"] = std::to_string(split_seed);
   DataSpec copy = *this;
@@ -102,6 +104,11 @@ DataSpec DataSpec::read(const RunRecord& r, const std::string& where) {
   if (!parse_integer(get("top_genes"), top)) throw not_integer("top_genes");
   if (!parse_unsigned(get("split_seed"), seed)) throw not_integer("split_seed");  // seeds span all of uint64
   s.top_genes = static_cast<long>(top);
+  if (const auto it = r.find("min_counts"); it != r.end()) {  // absent in runs recorded before the flag
+    long long mc = 0;
+    if (!parse_integer(it->second, mc)) throw not_integer("min_counts");
+    s.min_counts = static_cast<long>(mc);
+  }
   s.split_seed = static_cast<std::uint64_t>(seed);
   for (const char* k : kReaderKeys)
     if (const auto it = r.find(k); it != r.end()) *reader_field(s, k) = it->second;
@@ -175,16 +182,36 @@ Dataset load_dataset(const DataSpec& spec, bool verbose) {
     d.description = spec.input;
   }
   if (raw.n_rows < 2) throw scvae::InputError("scvae: " + d.description + ": needs at least 2 cells, found " + std::to_string(raw.n_rows));
+  if (raw.row_names.empty()) {  // formats without cell names: number them (in the file's order) for the outputs
+    raw.row_names.resize(static_cast<std::size_t>(raw.n_rows));
+    for (scvae::Index r = 0; r < raw.n_rows; ++r) raw.row_names[r] = "cell" + std::to_string(r + 1);
+  }
 
   scvae::PrepareOptions prep;
   prep.n_top_genes = spec.top_genes;
-  scvae::PreparedCounts p = scvae::prepare_counts(raw, prep);  // all cells are kept (min total 0)
+  prep.min_total_count = static_cast<double>(spec.min_counts);
+  const scvae::Index n_read = raw.n_rows;
+  // Cells below --min-counts leave before anything else sees the data; too few left is the input's fault.
+  const auto kept = static_cast<scvae::Index>(scvae::cells_with_min_total(raw, prep.min_total_count).size());
+  if (kept < 2)
+    throw scvae::InputError("scvae: " + d.description + ": " + std::to_string(kept) + " of " + std::to_string(n_read) +
+                            " cells have at least --min-counts " + std::to_string(spec.min_counts) +
+                            " counts; at least 2 are needed");
+  scvae::PreparedCounts p = scvae::prepare_counts(raw, prep);
   d.counts = std::move(p.matrix);
+  if (!d.labels.empty() && kept < n_read) {  // built-in labels are by row: keep those of the kept cells
+    std::vector<int> l;
+    for (scvae::Index r : p.cells) l.push_back(d.labels[static_cast<std::size_t>(r)]);
+    d.labels = std::move(l);
+  }
+  if (verbose && kept < n_read)
+    std::fprintf(stderr, "scvae: %s: dropped %ld of %ld cells with fewer than %ld counts (--min-counts)\n",
+                 d.description.c_str(), long(n_read - kept), long(n_read), spec.min_counts);
   if (verbose) {  // kept (their indices are the user's), but they cost time and carry nothing
     scvae::Index empty = 0;
     for (scvae::Index r = 0; r < d.counts.n_rows; ++r) empty += d.counts.row_nnz(r) == 0;
     if (empty > 0)
-      std::fprintf(stderr, "scvae: %ld of %ld cells of %s have no counts (empty droplets?); consider filtering them\n",
+      std::fprintf(stderr, "scvae: %ld of %ld cells of %s have no counts (empty droplets?); --min-counts 1 drops them\n",
                    long(empty), long(d.counts.n_rows), d.description.c_str());
   }
   if (verbose && !d.counts.row_names.empty()) {  // labels match by name; outputs list cells by name
@@ -196,10 +223,6 @@ Dataset load_dataset(const DataSpec& spec, bool verbose) {
     if (dup > 0)
       std::fprintf(stderr, "scvae: %s: %zu duplicate cell name(s), e.g. '%s'; labels and outputs cannot tell them apart\n",
                    d.description.c_str(), dup, first.c_str());
-  }
-  if (d.counts.row_names.empty()) {  // formats without cell names: number them for the TSV outputs
-    d.counts.row_names.resize(static_cast<std::size_t>(d.counts.n_rows));
-    for (scvae::Index r = 0; r < d.counts.n_rows; ++r) d.counts.row_names[r] = "cell" + std::to_string(r + 1);
   }
 
   if (!spec.labels.empty()) {
@@ -230,6 +253,7 @@ Dataset load_dataset(const DataSpec& spec, bool verbose) {
 
   d.description += " (" + std::to_string(d.counts.n_rows) + " cells x " + std::to_string(d.counts.n_cols) + " genes";
   if (spec.top_genes > 0) d.description += ", top " + std::to_string(spec.top_genes) + " variable genes";
+  if (kept < n_read) d.description += ", " + std::to_string(n_read - kept) + " cells below --min-counts dropped";
   d.description += ")";
   return d;
 }

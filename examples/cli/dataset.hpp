@@ -16,6 +16,7 @@ struct DataSpec {
   std::string input;                  // "" = the built-in simulated data set
   std::string labels;                 // FILE[:COLUMN] ("" = none; the built-in data has its own)
   long top_genes = 0;                 // keep the N most variable genes; 0 = all expressed genes
+  long min_counts = 0;                // drop cells with fewer counts in total (before genes and split)
   std::vector<double> split{0.81, 0.09, 0.10};
   std::uint64_t split_seed = 0;
   // How to read the input (scvae::ReadOptions as the command line spells it; "" = the format's

@@ -24,6 +24,7 @@ struct EvaluateArgs {
   std::string checkpoint, input, labels, out;
   static constexpr long kAsRecorded = std::numeric_limits<long>::min();
   long top_genes = kAsRecorded;  // as recorded (0 without a record)
+  long min_counts = kAsRecorded;
   int importance_samples = 100;
   long batch_size = 100;
   int threads = 0;
@@ -66,6 +67,7 @@ int run_evaluate(EvaluateArgs& a) {
   (void)reader_options(spec);  // an option the input's format lacks, before --out is touched
   if (!a.labels.empty()) spec.labels = a.labels;
   if (a.top_genes != EvaluateArgs::kAsRecorded) spec.top_genes = a.top_genes;
+  if (a.min_counts != EvaluateArgs::kAsRecorded) spec.min_counts = a.min_counts;
 
   std::vector<std::string> ours = report_file_names();
   ours.erase(std::remove(ours.begin(), ours.end(), "metrics.csv"), ours.end());
@@ -110,6 +112,7 @@ Command add_evaluate_command(CLI::App& root) {
   add_reader_flags(app, a->reader);
   app->add_option("--labels", a->labels, "Cell labels FILE[:COLUMN] (default: as recorded, when --input is not given)");
   app->add_option("--top-genes", a->top_genes, "Gene selection (default: as recorded)");
+  app->add_option("--min-counts", a->min_counts, "Cell filter: fewest counts a cell needs (default: as recorded)");
   app->add_option("--importance-samples", a->importance_samples,
                   "Importance samples R for the marginal log-likelihood (0 = skip)")
       ->capture_default_str();

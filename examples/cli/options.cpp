@@ -73,6 +73,10 @@ void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
   app->add_option("--split", f.split_text, "Train, validation, test fractions")->capture_default_str();
   app->add_option("--top-genes", f.data.top_genes, "Keep the N most variable genes (0 = all expressed genes)")
       ->capture_default_str();
+  app->add_option("--min-counts", f.data.min_counts,
+                  "Drop cells with fewer than N counts in total before gene selection and the split (1 drops empty "
+                  "droplets)")
+      ->capture_default_str();
   app->add_option("--seed", f.fit.seed, "Seed of the split, initialisation and training")
       ->check(non_negative_integer())
       ->capture_default_str();
