@@ -1,6 +1,7 @@
 // Reading the reference workload (20,000 cells x 27,998 genes, ~40 M non-zeros; 10x-MBC-20k's
-// shape) from a gzipped 10x MTX folder, an AnnData .h5ad and a Loom file (dense genes x cells in
-// gzipped 64 x 64 chunks): wall time, peak resident memory
+// shape) from a gzipped 10x MTX folder, a .tar.gz of that folder with plain members (as Cell
+// Ranger v2 tarballs are; made with the system's gzip and tar), an AnnData .h5ad and a Loom file
+// (dense genes x cells in gzipped 64 x 64 chunks): wall time, peak resident memory
 // (getrusage) relative to the final sparse matrix, and throughput.
 //
 // Each read runs in a forked child so its peak RSS is its own (ru_maxrss never goes down).
@@ -25,6 +26,7 @@
 #include "scvae/data/h5ad_writer.hpp"
 #include "scvae/data/loom_reader.hpp"
 #include "scvae/data/mtx_reader.hpp"
+#include "scvae/data/mtx_tar_reader.hpp"
 #include "scvae/data/mtx_writer.hpp"
 
 namespace {
@@ -44,6 +46,7 @@ constexpr double kDensity = 40e6 / (20000.0 * 27998.0);  // ~2,000 genes per cel
 
 std::string tag() { return std::to_string(bench_cells()) + "x" + std::to_string(kGenes); }
 std::string mtx_dir() { return bench_dir() + "/mtx_" + tag(); }
+std::string tar_path() { return bench_dir() + "/mtx_" + tag() + ".tar.gz"; }
 std::string h5ad_path() { return bench_dir() + "/counts_" + tag() + ".h5ad"; }
 std::string loom_path() { return bench_dir() + "/counts_" + tag() + ".loom"; }
 
@@ -135,6 +138,19 @@ void ensure_inputs() {
   });
 }
 
+// The folder's files gunzipped into filtered_gene_bc_matrices/mm10/ and tarred with gzip -6.
+bool ensure_tar() {
+  if (fs::exists(tar_path())) return true;
+  const std::string src = bench_dir() + "/tar_src", in = src + "/filtered_gene_bc_matrices/mm10";
+  std::string cmd = "rm -rf '" + src + "' && mkdir -p '" + in + "'";
+  for (const char* f : {"matrix.mtx", "features.tsv", "barcodes.tsv"})
+    cmd += " && gzip -dc '" + mtx_dir() + "/" + f + ".gz' > '" + in + "/" + f + "'";
+  cmd += " && tar -czf '" + tar_path() + ".tmp' -C '" + src + "' filtered_gene_bc_matrices && mv '" + tar_path() +
+         ".tmp' '" + tar_path() + "' && rm -rf '" + src + "'";
+  std::fprintf(stderr, "bench_io: making %s (once)...\n", tar_path().c_str());
+  return std::system(cmd.c_str()) == 0;
+}
+
 struct ReadResult {
   double seconds;
   double peak_rss_mb;
@@ -217,6 +233,13 @@ void run(benchmark::State& state, double file_bytes, F&& read) {
 void BM_read_10x_mtx_gz(benchmark::State& state) {
   run(state, dir_bytes(mtx_dir()), [] { return scvae::read_10x_mtx_dir(mtx_dir()); });
 }
+void BM_read_10x_mtx_tar_gz(benchmark::State& state) {
+  if (!ensure_tar()) {
+    state.SkipWithError("could not make the .tar.gz (needs gzip and tar)");
+    return;
+  }
+  run(state, static_cast<double>(fs::file_size(tar_path())), [] { return scvae::read_10x_mtx_tar(tar_path()); });
+}
 void BM_read_h5ad(benchmark::State& state) {
   run(state, static_cast<double>(fs::file_size(h5ad_path())), [] { return scvae::read_h5ad(h5ad_path()); });
 }
@@ -224,6 +247,7 @@ void BM_read_loom(benchmark::State& state) {
   run(state, static_cast<double>(fs::file_size(loom_path())), [] { return scvae::read_loom(loom_path()); });
 }
 BENCHMARK(BM_read_10x_mtx_gz)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_read_10x_mtx_tar_gz)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_read_h5ad)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_read_loom)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
 
