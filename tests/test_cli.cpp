@@ -292,11 +292,29 @@ TEST_CASE("scvae reader flags reach the reader, are recorded for evaluate, and a
   CHECK(nocol.rc == 3);
   CHECK(nocol.out.find("name an obs column (columns: group)") != std::string::npos);
 
+  // A tarred 10x folder takes the 10x flags; --genome picks its folder.
+  const std::string tgz = kTmp + "/reader_flags_sim.tar.gz";
+  fs::remove(tgz);
+  if (std::system(("tar czf '" + tgz + "' -C '" + kTmp + "' sim 2>/dev/null").c_str()) == 0) {
+    const Run t = run_scvae("train --input '" + tgz + "' --gene-names symbol --genome sim --model vae --likelihood "
+                            "poisson --hidden 8 --latent 2 --epochs 1 --importance-samples 0 --threads 1 --overwrite "
+                            "--quiet --out '" + out + "'");
+    INFO(t.out);
+    CHECK(t.rc == 0);
+    CHECK(t.out.find("(300 cells x ") != std::string::npos);
+    const Run g = run_scvae("train --input '" + tgz + "' --genome hg19 --epochs 1 --overwrite --out '" + out + "'");
+    INFO(g.out);
+    CHECK(g.rc == 3);
+    CHECK(g.out.find("sim") != std::string::npos);
+  } else {
+    WARN("no tar program: the archive part of this test is skipped");
+  }
+
   // Refused before reading: an option the format lacks, an unknown value, an option without --input.
   for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{
            {"--input '" + simulated() + "' --matrix X", "--matrix applies to .h5ad and .loom input"},
            {"--input '" + h5ad + "' --orientation cells-by-genes", "--orientation applies to .mtx and dense table input"},
-           {"--input '" + mtx + "' --genome mm10", "--genome applies to 10x .h5 input"},
+           {"--input '" + mtx + "' --genome mm10", "--genome applies to 10x .h5 and .tar[.gz] input"},
            {"--input '" + mtx + "' --orientation sideways", "--orientation"},
            {"--gene-names symbol", "need --input"}}) {
     const Run bad = run_scvae("train " + args + " --overwrite --out '" + out + "'");

@@ -154,9 +154,10 @@ scvae::ReadOptions reader_options(const DataSpec& spec) {
     throw UsageError(std::string(flag) + " applies to " + which + " input, not to '" + spec.input + "'");
   };
   refuse("--matrix", spec.matrix, {F::h5ad, F::loom}, ".h5ad and .loom");
-  refuse("--genome", spec.genome, {F::tenx_h5}, "10x .h5");
-  refuse("--gene-names", spec.gene_names, {F::mtx_dir, F::tenx_h5, F::loom}, "10x (folder, .h5) and .loom");
-  refuse("--feature-type", spec.feature_type, {F::mtx_dir, F::tenx_h5}, "10x (folder, .h5)");
+  refuse("--genome", spec.genome, {F::tenx_h5, F::mtx_tar}, "10x .h5 and .tar[.gz]");
+  refuse("--gene-names", spec.gene_names, {F::mtx_dir, F::mtx_tar, F::tenx_h5, F::loom},
+         "10x (folder, .tar[.gz], .h5) and .loom");
+  refuse("--feature-type", spec.feature_type, {F::mtx_dir, F::mtx_tar, F::tenx_h5}, "10x (folder, .tar[.gz], .h5)");
   refuse("--orientation", spec.orientation, {F::mtx, F::dense_table}, ".mtx and dense table");
   if (f == F::h5ad) o.h5ad_matrix = spec.matrix;
   if (f == F::loom) o.loom_layer = spec.matrix;

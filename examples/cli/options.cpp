@@ -16,11 +16,11 @@ void add_reader_flags(CLI::App* app, DataSpec& d) {
   app->add_option("--matrix", d.matrix,
                   "Which matrix of the file: .h5ad: X, layers/NAME or raw/X (default layers/counts when present, else "
                   "X); .loom: a layer name such as spliced (default the main matrix)");
-  app->add_option("--genome", d.genome, "10x v2 .h5 with several genomes: the one to read");
+  app->add_option("--genome", d.genome, "10x v2 .h5 or .tar[.gz] with several genomes: the one to read");
   app->add_option("--gene-names", d.gene_names, "10x and .loom gene names: id, symbol or auto (default: ids when unique)")
       ->check(CLI::IsMember({"auto", "id", "symbol"}));
   app->add_option("--feature-type", d.feature_type,
-                  "10x v3: keep only features of this type, e.g. \"Gene Expression\" (default: all)");
+                  "10x v3 (folder, archive, .h5): keep only features of this type, e.g. \"Gene Expression\" (default: all)");
   app->add_option("--orientation", d.orientation,
                   ".mtx and dense tables: genes-by-cells (default, as 10x and R) or cells-by-genes")
       ->check(CLI::IsMember({"genes-by-cells", "cells-by-genes"}));
