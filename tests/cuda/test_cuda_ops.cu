@@ -121,13 +121,16 @@ TEMPLATE_TEST_CASE("cuda: spmm and spmm_grad (sparse counts x dense weights)", "
   CHECK_THROWS_AS(G::spmm<T>(T(1), MatrixView<const T>(w.d()), xh, T(0), dc.d()), InputError);
 
   // Malformed batches: the CPU throws at once, the device reports at the next synchronising call
-  // (and once): in column 3 of x (column 1 of the block), a row index out of range, then offsets
-  // that decrease (ptr[4] < ptr[3]: read as empty on the device, nothing read out of range).
+  // (and once), in the forward product and in the weight gradient: in column 3 of x (column 1 of
+  // the block), a row index out of range (then one below 0), then offsets that decrease
+  // (ptr[4] < ptr[3]: read as empty on the device, nothing read out of range).
   REQUIRE(x.ptr[3] > 0);
-  REQUIRE(x.ptr[4] > x.ptr[3]);
-  for (int which : {0, 1}) {
+  REQUIRE(x.ptr[4] > x.ptr[3] + 1);
+  for (int which : {0, 1, 2}) {
+    INFO("malformed batch " << which);
     auto bad = x.host_copy();
     if (which == 0) bad.idx[static_cast<std::size_t>(bad.ptr[3])] = static_cast<std::int32_t>(Gn);
+    else if (which == 1) bad.idx[static_cast<std::size_t>(bad.ptr[3])] = -1;
     else bad.ptr[4] = bad.ptr[3] - 1;
     bad.upload();
     auto out = random_mat<T>(M, N, M, rng);
@@ -136,6 +139,30 @@ TEMPLATE_TEST_CASE("cuda: spmm and spmm_grad (sparse counts x dense weights)", "
                                MatrixView<T>(href.data(), M, N)),
                     InputError);
     G::spmm<T>(T(1), MatrixView<const T>(w.d()), bad.d().col_block(2, N), T(0), out.d());
+    CHECK_THROWS_AS(G::synchronize(), InputError);
+    CHECK_NOTHROW(G::synchronize());
+
+    auto gw = random_mat<T>(M, Gn, M, rng);
+    auto gref = gw.host;
+    CHECK_THROWS_AS(C::spmm_grad<T>(T(1), MatrixView<const T>(dc.h()), bad.h().col_block(2, N),
+                                    MatrixView<T>(gref.data(), M, Gn)),
+                    InputError);
+    G::spmm_grad<T>(T(1), MatrixView<const T>(dc.d()), bad.d().col_block(2, N), gw.d());
+    CHECK_THROWS_AS(G::synchronize(), InputError);
+    CHECK_NOTHROW(G::synchronize());
+  }
+  // Row indices out of order (two swapped in column 3): the CPU's sparse products accept them
+  // (its gene-major sort does not need the order; the likelihood pass rejects the batch), the
+  // device's spmm_grad reports them (its binary search would miss entries), as the likelihood does.
+  {
+    auto bad = x.host_copy();
+    std::swap(bad.idx[static_cast<std::size_t>(bad.ptr[3])], bad.idx[static_cast<std::size_t>(bad.ptr[3] + 1)]);
+    bad.upload();
+    auto gw = random_mat<T>(M, Gn, M, rng);
+    auto gref = gw.host;
+    CHECK_NOTHROW(C::spmm_grad<T>(T(1), MatrixView<const T>(dc.h()), bad.h().col_block(2, N),
+                                  MatrixView<T>(gref.data(), M, Gn)));
+    G::spmm_grad<T>(T(1), MatrixView<const T>(dc.d()), bad.d().col_block(2, N), gw.d());
     CHECK_THROWS_AS(G::synchronize(), InputError);
     CHECK_NOTHROW(G::synchronize());
   }

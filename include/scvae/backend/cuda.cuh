@@ -131,7 +131,8 @@ struct CudaBackend {
     SCVAE_CUDA_LAUNCH_CHECK("spmm");
   }
   // dW [M x G] += alpha * dC [M x N] * X^T (X [G x N] sparse, device CSC). Gene-partitioned,
-  // deterministic (see cuda/sparse.cuh).
+  // deterministic (see cuda/sparse.cuh). A malformed batch (where CpuBackend::spmm_grad throws)
+  // is reported at the next synchronising call, as for spmm.
   template <class T>
   static void spmm_grad(T alpha, MatrixView<const T> dc, CscView<float> x, MatrixView<T> dw) {
     SCVAE_CHECK(dw.cols == x.rows && dc.rows == dw.rows && dc.cols == x.cols, "spmm_grad: shapes do not match");
@@ -141,7 +142,8 @@ struct CudaBackend {
     cuda::ScopedTimer timer(ctx, "spmm_grad");
     const dim3 grid(static_cast<unsigned int>(x.rows),
                     static_cast<unsigned int>((dw.rows + cuda::detail::kSparseThreads - 1) / cuda::detail::kSparseThreads));
-    cuda::detail::spmm_grad_kernel<T><<<grid, cuda::detail::kSparseThreads, 0, ctx.stream()>>>(alpha, dc, x, dw);
+    cuda::detail::spmm_grad_kernel<T><<<grid, cuda::detail::kSparseThreads, 0, ctx.stream()>>>(alpha, dc, x, dw,
+                                                                                              ctx.status());
     SCVAE_CUDA_LAUNCH_CHECK("spmm_grad");
   }
   // C[:, j] += b.

@@ -10,7 +10,10 @@
 //            batch leave dW untouched.
 // Both need each column's row indices strictly increasing (the CscView contract); indices out of
 // range are skipped and reported through the context's status word, and so is a column whose
-// offsets decrease (ptr[n+1] < ptr[n]: read as empty; the CPU's spmm throws for it).
+// offsets decrease (ptr[n+1] < ptr[n]: read as empty), as the CPU's spmm and spmm_grad throw for
+// both. spmm_grad also reports indices that do not increase (its binary search would miss
+// entries; the CPU's gene-major sort accepts them, but the likelihood pass, the same batch's
+// next reader on both backends, rejects them).
 #include "context.cuh"
 
 namespace scvae {
@@ -71,11 +74,27 @@ __device__ __forceinline__ std::int64_t lower_bound(const std::int32_t* __restri
   return lo;
 }
 
+// The validation of spmm_grad's batch (its binary searches would pass over a bad entry in
+// silence): the blocks of row block 0 share out the columns (column n to block n mod G) and
+// each scans its columns' entries whole: a row index out of range or not above the previous
+// one, or offsets that decrease. One read of the batch's indices in all.
+__device__ __forceinline__ void check_columns(CscView<float> x, int* status) {
+  for (Index n = blockIdx.x; n < x.cols; n += gridDim.x) {
+    const std::int64_t k0 = x.ptr[n], k1 = x.ptr[n + 1];
+    if (k1 < k0 && threadIdx.x == 0) report_bad_column(status, n);
+    for (std::int64_t k = k0 + threadIdx.x; k < k1; k += kSparseThreads) {
+      const std::int32_t g = x.idx[k];
+      if (g < 0 || g >= x.rows || (k > k0 && x.idx[k - 1] >= g)) report_bad_column(status, n);
+    }
+  }
+}
+
 template <class T>
 __global__ void spmm_grad_kernel(T alpha, MatrixView<const T> dc /*[M x N]*/, CscView<float> x /*[G x N]*/,
-                                 MatrixView<T> dw /*[M x G]*/) {
+                                 MatrixView<T> dw /*[M x G]*/, int* status) {
   __shared__ float s_val[kSparseThreads];
   __shared__ int s_hit[kSparseThreads];
+  if (blockIdx.y == 0) check_columns(x, status);
   const std::int32_t g = static_cast<std::int32_t>(blockIdx.x);
   const Index i = Index(blockIdx.y) * kSparseThreads + threadIdx.x;
   const bool active = i < dw.rows;
