@@ -456,4 +456,46 @@ TEMPLATE_TEST_CASE("cuda: mixture ops (softmax, broadcast, reduce, weights, late
     CHECK(compare("combine d_logits", hdl, dl.download(), std::is_same<T, float>::value ? 3e-4 : 1e-9, rt) == 0);
     CHECK(compare("combine d_prior_logits", hdpl, dpl.download(), at, rt) == 0);
   }
+
+  // No cells (n = 0: every [. x K*n] and [. x N] operand is empty): nothing to do on either
+  // backend, no throw, and the accumulated prior / component gradients keep their values.
+  {
+    auto z0 = [](Index rows) { return MatrixView<T>(nullptr, rows, 0, rows > 0 ? rows : 1); };
+    auto c0 = [](Index rows) { return MatrixView<const T>(nullptr, rows, 0, rows > 0 ? rows : 1); };
+    const VectorView<T> e0(nullptr, 0);
+    const VectorView<const T> ce0(nullptr, 0);
+    auto hdpm0 = hdpm, hdpr0 = hdpr, hdwk0 = hdwk, gdpm0 = dpm.download(), gdpr0 = dpr.download(), gdwk0 = dwk.download();
+    CHECK_NOTHROW(C::mixture_latent_forward<T>(z0(Z), e0, c0(2 * Z), c0(Z), MatrixView<const T>(pm.h()),
+                                               MatrixView<const T>(pr.h()), 0, c));
+    CHECK_NOTHROW(G::mixture_latent_forward<T>(z0(Z), e0, c0(2 * Z), c0(Z), MatrixView<const T>(pm.d()),
+                                               MatrixView<const T>(pr.d()), 0, c));
+    CHECK_NOTHROW(C::mixture_latent_backward<T>(z0(2 * Z), MatrixView<T>(hdpm.data(), Z, K), MatrixView<T>(hdpr.data(), Z, K),
+                                                c0(Z), c0(2 * Z), c0(Z), MatrixView<const T>(pm.h()),
+                                                MatrixView<const T>(pr.h()), ce0, 0, c));
+    CHECK_NOTHROW(G::mixture_latent_backward<T>(z0(2 * Z), dpm.d(), dpr.d(), c0(Z), c0(2 * Z), c0(Z),
+                                                MatrixView<const T>(pm.d()), MatrixView<const T>(pr.d()), ce0, 0, c));
+    CHECK_NOTHROW(C::softmax_columns<T>(z0(K), z0(K), c0(K)));
+    CHECK_NOTHROW(G::softmax_columns<T>(z0(K), z0(K), c0(K)));
+    CHECK_NOTHROW(C::broadcast_components<T>(z0(H), c0(H), MatrixView<const T>(wk.h())));
+    CHECK_NOTHROW(G::broadcast_components<T>(z0(H), c0(H), MatrixView<const T>(wk.d())));
+    CHECK_NOTHROW(C::reduce_components<T>(z0(H), MatrixView<T>(hdwk.data(), H, K), c0(H)));
+    CHECK_NOTHROW(G::reduce_components<T>(z0(H), dwk.d(), c0(H)));
+    CHECK_NOTHROW(C::mixture_weights<T>(e0, c0(K), T(1)));
+    CHECK_NOTHROW(G::mixture_weights<T>(e0, c0(K), T(1)));
+    auto dpl = random_mat<T>(K, 1, K, rng);
+    auto hdpl = dpl.host, hdpl0 = dpl.host;
+    CHECK_NOTHROW(C::mixture_combine<T>(e0, e0, z0(K), VectorView<T>(hdpl.data(), K), c0(K), c0(K), ce0, ce0,
+                                        VectorView<const T>(lprior.hv()), T(1), T(-1)));
+    CHECK_NOTHROW(G::mixture_combine<T>(e0, e0, z0(K), dpl.dv(), c0(K), c0(K), ce0, ce0,
+                                        VectorView<const T>(lprior.dv()), T(1), T(-1)));
+    CHECK_NOTHROW(G::synchronize());
+    CHECK(compare("n = 0: d_prior_logits (cpu)", hdpl0, hdpl, 0, 0) == 0);
+    CHECK(compare("n = 0: d_prior_logits", hdpl0, dpl.download(), 0, 0) == 0);
+    CHECK(compare("n = 0: d_prior_mean (cpu)", hdpm0, hdpm, 0, 0) == 0);
+    CHECK(compare("n = 0: d_prior_raw (cpu)", hdpr0, hdpr, 0, 0) == 0);
+    CHECK(compare("n = 0: dwk (cpu)", hdwk0, hdwk, 0, 0) == 0);
+    CHECK(compare("n = 0: d_prior_mean", gdpm0, dpm.download(), 0, 0) == 0);
+    CHECK(compare("n = 0: d_prior_raw", gdpr0, dpr.download(), 0, 0) == 0);
+    CHECK(compare("n = 0: dwk", gdwk0, dwk.download(), 0, 0) == 0);
+  }
 }

@@ -464,10 +464,10 @@ struct CudaBackend {
                                      MatrixView<const T> prior_raw, Index n, LatentClamp c) {
     SCVAE_CHECK(head.rows == 2 * z.rows && head.cols == z.cols && eps.rows == z.rows && eps.cols == z.cols,
                 "mixture_latent_forward: head must be [2Z x K*n], eps [Z x K*n]");
-    SCVAE_CHECK(n > 0 && z.cols == n * prior_mean.cols && prior_mean.rows == z.rows && prior_raw.rows == z.rows &&
+    SCVAE_CHECK(n >= 0 && z.cols == n * prior_mean.cols && prior_mean.rows == z.rows && prior_raw.rows == z.rows &&
                     prior_raw.cols == prior_mean.cols,
                 "mixture_latent_forward: priors must be [Z x K] and z [Z x K*n]");
-    if (z.cols <= 0) return;
+    if (z.cols <= 0) return;  // no cells (n = 0): nothing to do, as on the CPU
     auto& ctx = cuda::Context::get();
     cuda::detail::mixture_latent_forward_kernel<T><<<ctx.grid(z.cols), cuda::detail::kThreads, 0, ctx.stream()>>>(
         z, klz.data, head, eps, prior_mean, prior_raw, n, T(c.lv_min), T(c.lv_max));
@@ -483,11 +483,11 @@ struct CudaBackend {
     SCVAE_CHECK(d_head.rows == 2 * Z && head.rows == 2 * Z && d_head.cols == dz.cols && head.cols == dz.cols &&
                     eps.rows == Z && eps.cols == dz.cols,
                 "mixture_latent_backward: shapes do not match");
-    SCVAE_CHECK(n > 0 && dz.cols == n * K && kl_scale.size == dz.cols && prior_mean.rows == Z &&
+    SCVAE_CHECK(n >= 0 && dz.cols == n * K && kl_scale.size == dz.cols && prior_mean.rows == Z &&
                     prior_raw.rows == Z && prior_raw.cols == K && d_prior_mean.rows == Z && d_prior_mean.cols == K &&
                     d_prior_raw.rows == Z && d_prior_raw.cols == K,
                 "mixture_latent_backward: priors must be [Z x K], kl_scale [K*n]");
-    if (Z * K <= 0) return;
+    if (Z * K <= 0 || n == 0) return;  // no cells: the prior gradients keep their values, as on the CPU
     auto& ctx = cuda::Context::get();
     cuda::detail::mixture_latent_backward_kernel<T><<<ctx.grid(Z * K, 64), 64, 0, ctx.stream()>>>(
         d_head, d_prior_mean, d_prior_raw, dz, head, eps, prior_mean, prior_raw, kl_scale.data, n, K, T(c.lv_min),
