@@ -249,6 +249,90 @@ TEST_CASE("cuda: CudaTrainer trains with device-resident data", "[cuda][models]"
   CHECK(r.history.back().train.elbo > r.history.front().train.elbo);
 }
 
+TEST_CASE("cuda: CudaTrainer.evaluate refuses what Trainer.evaluate refuses (the matrix before upload)",
+          "[cuda][models]") {
+  // The matrix is validated by DeviceCsr's constructor before any device call, with the checks
+  // and messages of Trainer.evaluate (CsrMatrix::validate, named after the caller): this part
+  // runs without a GPU too.
+  using T = float;
+  const CsrMatrix good = scvae_test::random_counts(20, 6, 1);
+  VaeConfig cfg;
+  cfg.genes = 6;
+  cfg.hidden = {4};
+  cfg.latent = 2;
+  Vae<C, T> cpu_model(cfg, 10);
+  Trainer<Vae<C, T>> cpu_trainer(cpu_model, TrainOptions{});
+  const std::vector<Index> rows = {0, 1, 2};
+  auto after = [](const std::string& msg, const std::string& prefix) {
+    const auto at = msg.find(prefix);
+    return at == std::string::npos ? "(no '" + prefix + "' in: " + msg + ")" : msg.substr(at + prefix.size());
+  };
+  auto expect_same_refusal = [&](const CsrMatrix& bad, const char* what) {
+    INFO(what);
+    std::string cpu_msg, gpu_msg;
+    try {
+      cpu_trainer.evaluate(bad, rows, 0);
+    } catch (const InputError& e) {
+      cpu_msg = e.what();
+    }
+    try {
+      cuda::DeviceCsr dd(bad);
+    } catch (const InputError& e) {
+      gpu_msg = e.what();
+    }
+    REQUIRE(!cpu_msg.empty());
+    REQUIRE(!gpu_msg.empty());
+    CHECK(after(gpu_msg, "DeviceCsr: ") == after(cpu_msg, "Trainer.evaluate: data: "));
+  };
+  REQUIRE(good.indptr[4] > 0);
+  CsrMatrix d = good;
+  d.indices[3] = 500;
+  expect_same_refusal(d, "gene index out of range");
+  d = good;
+  d.values[4] = NAN;
+  expect_same_refusal(d, "NaN count");
+  d = good;
+  d.values[4] = -1.f;
+  expect_same_refusal(d, "negative count");
+  d = good;
+  d.values[4] = INFINITY;
+  expect_same_refusal(d, "infinite count");
+  d = good;
+  for (Index r = 0; r < d.n_rows; ++r)
+    if (d.row_nnz(r) >= 2) {
+      std::swap(d.indices[d.indptr[r]], d.indices[d.indptr[r] + 1]);
+      break;
+    }
+  expect_same_refusal(d, "gene indices out of order");
+  d = good;
+  d.indptr[5] = d.indptr[4] - 1;
+  expect_same_refusal(d, "decreasing row offsets");
+  d = good;
+  d.values.resize(5);
+  expect_same_refusal(d, "values shorter than indices");
+  d = good;
+  d.indptr.resize(10);
+  expect_same_refusal(d, "indptr shorter than rows + 1");
+
+  // The rest of Trainer.evaluate's checks (no rows, gene count against the model, row ids) need
+  // a model on the device.
+  SCVAE_REQUIRE_CUDA_DEVICE();
+  Vae<G, T> model(cfg, 10);
+  CudaTrainer<Vae<G, T>> trainer(model, TrainOptions{});
+  const cuda::DeviceCsr dd(good);
+  CHECK_THROWS_WITH(trainer.evaluate(dd, {}, 0), Catch::Contains("no rows"));
+  CHECK_THROWS_WITH(cpu_trainer.evaluate(good, {}, 0), Catch::Contains("no rows"));
+  CHECK_THROWS_WITH(trainer.evaluate(dd, {0, 20}, 0), Catch::Contains("evaluation row index out of range"));
+  CHECK_THROWS_WITH(cpu_trainer.evaluate(good, {0, 20}, 0), Catch::Contains("evaluation row index out of range"));
+  const CsrMatrix wide = scvae_test::random_counts(20, 7, 1);
+  const cuda::DeviceCsr dwide(wide);
+  CHECK_THROWS_WITH(trainer.evaluate(dwide, rows, 0), Catch::Contains("data has 7 genes, the model 6"));
+  CHECK_THROWS_WITH(cpu_trainer.evaluate(wide, rows, 0), Catch::Contains("data has 7 genes, the model 6"));
+  const SplitMetrics m = trainer.evaluate(dd, rows, 0);
+  CHECK(m.cells == 3);
+  CHECK(std::isfinite(m.elbo));
+}
+
 TEST_CASE("cuda: mixture re-initialisation on device batches matches the CPU's; CudaTrainer runs it",
           "[cuda][models]") {
   SCVAE_REQUIRE_CUDA_DEVICE();

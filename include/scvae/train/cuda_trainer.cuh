@@ -43,7 +43,10 @@ class CudaTrainer : public TrainerCore<Model, cuda::DeviceBatches> {
                 "CudaTrainer: the device matrix is not the host matrix");
     return this->fit_from(data, cuda::DeviceBatches{device}, train_rows, validation_rows);
   }
-  // Mean ELBO, log-likelihood and KL per cell over `rows` (evaluation mode, seeded noise).
+  // Mean ELBO, log-likelihood and KL per cell over `rows` (evaluation mode, seeded noise). The
+  // checks of Trainer::evaluate: the matrix was validated when the DeviceCsr was made (its
+  // constructor runs CsrMatrix::validate before uploading), then no rows, the gene count against
+  // the model and the row ids are checked here.
   SplitMetrics evaluate(const cuda::DeviceCsr& device, const std::vector<Index>& rows, std::uint64_t seed) {
     SCVAE_CHECK(!rows.empty(), "CudaTrainer.evaluate: no rows to evaluate");
     return this->evaluate_from(cuda::DeviceBatches{device}, rows, seed);

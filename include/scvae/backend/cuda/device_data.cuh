@@ -44,13 +44,16 @@ __global__ void gather_kernel(const std::int64_t* __restrict__ indptr, const std
 }  // namespace detail
 
 // The training matrix on the device (uploaded once; the host keeps only the row offsets).
+// The matrix is validated before anything is uploaded (CsrMatrix::validate, O(nnz): offsets,
+// index range and order, counts >= 0 and finite; its messages, prefixed "DeviceCsr"), so the
+// device gathers can trust it and CudaTrainer::evaluate, which sees only this copy, is given
+// checked data as Trainer::evaluate checks its matrix.
 class DeviceCsr {
  public:
   DeviceCsr() = default;
-  explicit DeviceCsr(const CsrMatrix& m) : rows_(m.n_rows), cols_(m.n_cols), host_indptr_(m.indptr) {
-    SCVAE_CHECK(static_cast<Index>(m.indptr.size()) == m.n_rows + 1, "DeviceCsr: indptr size != rows + 1");
-    SCVAE_CHECK(static_cast<std::int64_t>(m.indices.size()) == m.nnz() && static_cast<std::int64_t>(m.values.size()) == m.nnz(),
-                "DeviceCsr: indices/values size != nnz");
+  explicit DeviceCsr(const CsrMatrix& m) : rows_(m.n_rows), cols_(m.n_cols) {
+    m.validate("DeviceCsr");  // before any device call: a bad matrix costs no allocation
+    host_indptr_ = m.indptr;
     indptr_ = DeviceBuffer<std::int64_t>(static_cast<Index>(m.indptr.size()));
     indices_ = DeviceBuffer<std::int32_t>(static_cast<Index>(m.indices.size()));
     values_ = DeviceBuffer<float>(static_cast<Index>(m.values.size()));
