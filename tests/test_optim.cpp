@@ -29,7 +29,8 @@ struct Reference {
     const double bc1 = 1 - std::pow(o.beta1, double(t)), bc2 = 1 - std::pow(o.beta2, double(t));
     for (std::size_t i = 0; i < p.size(); ++i) {
       double gi = g[i] * scale;
-      if (o.clip_value > 0) gi = std::min(o.clip_value, std::max(-o.clip_value, gi));
+      const double c = o.clip_value;
+      if (c > 0) gi = gi < -c ? -c : (gi > c ? c : gi);  // (a NaN stays NaN, as torch's clamp)
       if (!o.decoupled_weight_decay) gi += o.weight_decay * p[i];
       m[i] = o.beta1 * m[i] + (1 - o.beta1) * gi;
       v[i] = o.beta2 * v[i] + (1 - o.beta2) * gi * gi;
@@ -150,6 +151,65 @@ TEST_CASE("Adam's float sweep: every instruction-set variant the CPU runs matche
         CHECK(ev < 1e-6);
       }
     }
+  }
+}
+
+TEST_CASE("Adam's element-wise clip passes a NaN gradient through on every path; +-inf clip to +-c", "[optim]") {
+  // The optimiser is public API: a NaN gradient must not come out as a finite step (the SIMD
+  // path's min/max operand order used to turn it into -clip, where the Eigen path kept the NaN).
+  // Each path is selected through adam_range's isa (isa_default = Eigen; the last < 8 or < 16
+  // elements of a SIMD variant also take the Eigen path, so NaNs sit in the body and the tail).
+  std::vector<int> isas = {int(detail::isa_default)};
+#if SCVAE_ISA_DISPATCH
+  for (int isa : {1, 2})
+    if (detail::cpu_supports_isa(isa)) isas.push_back(isa);
+    else WARN("CPU lacks ISA level " << isa << ": that variant of the Adam sweep is not checked here");
+#endif
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const Index n = 37;  // 2 x 16 + 5: body and tail at both widths
+  std::vector<float> g(n);
+  for (Index i = 0; i < n; ++i) g[i] = 0.01f * float(i % 7) - 0.03f;
+  g[0] = nan, g[9] = -nan, g[20] = inf, g[21] = -inf, g[35] = nan;
+  for (float clip : {0.0f, 0.02f}) {
+    for (int isa : isas) {
+      CAPTURE(clip, isa);
+      const detail::AdamCoeffs<float> c{1e-2f, 1.0f, 1e-8f, 0.9f, 0.999f, 1.0f, clip, 0.0f, 0.0f};
+      std::vector<float> p(n, 1.0f), m(n, 0.0f), v(n, 0.0f);
+      detail::adam_range<float>(isa, p.data(), g.data(), m.data(), v.data(), n, c);
+      for (Index i = 0; i < n; ++i) {
+        CAPTURE(i, g[i], p[i], m[i], v[i]);
+        if (std::isnan(g[i])) {
+          CHECK(std::isnan(m[i]));
+          CHECK(std::isnan(p[i]));
+        } else if (std::isinf(g[i]) && clip > 0) {  // clipped: m = (1 - beta1) (+-clip)
+          CHECK(m[i] == Approx(0.1 * std::copysign(double(clip), double(g[i]))).epsilon(1e-6));
+          CHECK(std::isfinite(p[i]));
+        } else if (!std::isinf(g[i])) {
+          CHECK(std::isfinite(p[i]));
+        }
+      }
+    }
+    // double: the Eigen path only
+    const detail::AdamCoeffs<double> cd{1e-2, 1.0, 1e-8, 0.9, 0.999, 1.0, double(clip), 0.0, 0.0};
+    std::vector<double> gd(g.begin(), g.end()), p(n, 1.0), m(n, 0.0), v(n, 0.0);
+    detail::adam_range<double>(detail::isa_default, p.data(), gd.data(), m.data(), v.data(), n, cd);
+    for (Index i : {0, 9, 35}) CHECK(std::isnan(p[i]));
+    if (clip > 0) CHECK(m[20] == Approx(0.1 * clip));
+  }
+  // Through the public optimiser (whatever path this machine dispatches to), float and double.
+  AdamOptions o;
+  o.clip_value = 0.5;
+  auto af = make_arena<float>(n);
+  auto ad = make_arena<double>(n);
+  for (Index i = 0; i < n; ++i) af.all_grads()[i] = g[i], ad.all_grads()[i] = g[i];
+  Adam<B, float> adam_f(n, o);
+  Adam<B, double> adam_d(n, o);
+  adam_f.step(af, 1.0);  // (a NaN norm is the trainer's divergence check; it never steps on one)
+  adam_d.step(ad, 1.0);
+  for (Index i = 0; i < n; ++i) {
+    CAPTURE(i);
+    CHECK(std::isnan(af.all_params()[i]) == std::isnan(g[i]));
+    CHECK(std::isnan(ad.all_params()[i]) == std::isnan(g[i]));
   }
 }
 

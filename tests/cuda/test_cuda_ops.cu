@@ -344,6 +344,26 @@ TEMPLATE_TEST_CASE("cuda: reductions, scale, clamp, Adam", "[cuda]", float, doub
     CHECK(compare("adam m", hm, mm.download(), Tol<T>::atol, Tol<T>::rtol) == 0);
     CHECK(compare("adam v", hv, vv.download(), Tol<T>::atol, Tol<T>::rtol) == 0);
   }
+  // Element-wise clip of non-finite gradients (public API; the trainer never steps on them): NaN
+  // stays NaN on both (math::clip_symmetric), +-inf clip to +-clip. The CPU takes its dispatched
+  // path (SIMD for float where the CPU has it); 37 = vector body and tail.
+  {
+    const Index P = 37;
+    auto p = random_mat<T>(P, 1, P, rng), g = random_mat<T>(P, 1, P, rng), mm = random_mat<T>(P, 1, P, rng);
+    Mat<T> vv(P, 1);
+    g.host[0] = T(NAN), g.host[9] = T(NAN), g.host[20] = T(INFINITY), g.host[21] = -T(INFINITY), g.host[35] = T(NAN);
+    g.upload();
+    vv.upload();
+    auto hp = p.host, hm = mm.host, hv = vv.host;
+    C::adam_step<T>(VectorView<T>(hp.data(), P), VectorView<const T>(g.hv()), VectorView<T>(hm.data(), P),
+                    VectorView<T>(hv.data(), P), T(1e-3), T(0.9), T(0.999), T(1e-8), T(0), false, 1, T(1), T(0.5));
+    G::adam_step<T>(p.dv(), VectorView<const T>(g.dv()), mm.dv(), vv.dv(), T(1e-3), T(0.9), T(0.999), T(1e-8), T(0),
+                    false, 1, T(1), T(0.5));
+    for (Index i : {0, 9, 35}) CHECK(std::isnan(hp[i]));
+    CHECK(compare("adam p (NaN, inf gradients)", hp, p.download(), Tol<T>::atol, Tol<T>::rtol) == 0);
+    CHECK(compare("adam m (NaN, inf gradients)", hm, mm.download(), Tol<T>::atol, Tol<T>::rtol) == 0);
+    CHECK(compare("adam v (NaN, inf gradients)", hv, vv.download(), Tol<T>::atol, Tol<T>::rtol) == 0);
+  }
 }
 
 TEMPLATE_TEST_CASE("cuda: Gaussian latent (forward, backward, log weight)", "[cuda]", float, double) {

@@ -74,6 +74,15 @@ SCVAE_INLINE T psi_tail(T z) {
 }
 }  // namespace detail
 
+// x limited to [-c, c] (c >= 0): Adam's element-wise gradient clip on every path (the CPU's
+// Eigen and SIMD sweeps, the CUDA kernel). Comparisons, not min/max: a NaN x is false on both
+// sides and comes out as NaN, never as a finite -c or c (std::min/max, fminf/fmaxf and the
+// SIMD min/max instructions each treat NaN by their own rule of operand order).
+template <class T>
+SCVAE_INLINE T clip_symmetric(T x, T c) {
+  return x < -c ? -c : (x > c ? c : x);
+}
+
 // 1 / (1 + exp(-x)). exp only of -|x|, so it never overflows.
 template <class T>
 SCVAE_INLINE T sigmoid(T x) {

@@ -4,6 +4,7 @@
 // Formulas are those of CpuBackend, line for line.
 #include <curand_kernel.h>
 
+#include "../../math/special.hpp"
 #include "common.cuh"
 
 namespace scvae {
@@ -104,7 +105,7 @@ __global__ void adam_kernel(T* __restrict__ p, const T* __restrict__ g, T* __res
                             T inv_sqrt_bc2, T grad_scale, T clip) {
   for (Index i = blockIdx.x * Index(blockDim.x) + threadIdx.x; i < n; i += Index(gridDim.x) * blockDim.x) {
     T gi = grad_scale * g[i];
-    if (clip > T(0)) gi = gi < -clip ? -clip : (gi > clip ? clip : gi);
+    if (clip > T(0)) gi = math::clip_symmetric(gi, clip);  // a NaN stays NaN, as on the CPU
     const T pi = p[i];
     if (!decoupled) gi += weight_decay * pi;
     const T mi = beta1 * m[i] + (T(1) - beta1) * gi;

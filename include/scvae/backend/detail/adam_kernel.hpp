@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "../../core/view.hpp"
+#include "../../math/special.hpp"
 #include "isa.hpp"
 
 #if SCVAE_ISA_DISPATCH
@@ -25,7 +26,8 @@ namespace scvae {
 namespace detail {
 
 // One step's constants. The gradient each parameter sees is
-//   ge = clip(grad_scale * g, [-clip, clip]) (clip > 0; 0 = off) + l2 * p,
+//   ge = clip(grad_scale * g, [-clip, clip]) (clip > 0; 0 = off) + l2 * p
+// (the clip is math::clip_symmetric's: a NaN gradient stays NaN on every path, as on the GPU),
 // then m = beta1 m + (1 - beta1) ge, v = beta2 v + (1 - beta2) ge^2 and
 //   p -= step_size m / (sqrt(v) inv_sqrt_bc2 + eps) + wd_dec p.
 template <class T>
@@ -44,8 +46,15 @@ void adam_range_eigen(T* p, const T* g, T* m, T* v, Index n, const AdamCoeffs<T>
     const Index nb = std::min(kBlock, n - b0);
     Eigen::Map<Arr> P(p + b0, nb), M(m + b0, nb), V(v + b0, nb), Ge(g_eff, nb);
     Eigen::Map<const Arr> Gr(g + b0, nb);
-    if (c.clip > T(0)) Ge = (c.grad_scale * Gr).max(-c.clip).min(c.clip);
-    else Ge = c.grad_scale * Gr;
+    if (c.clip > T(0)) {  // not Eigen's max/min: what they make of a NaN depends on the version
+      const T* gb = g + b0;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+      for (Index i = 0; i < nb; ++i) g_eff[i] = math::clip_symmetric(c.grad_scale * gb[i], c.clip);
+    } else {
+      Ge = c.grad_scale * Gr;
+    }
     if (c.l2 != T(0)) Ge += c.l2 * P;
     M = c.beta1 * M + (T(1) - c.beta1) * Ge;
     V = c.beta2 * V + (T(1) - c.beta2) * Ge.square();
@@ -70,7 +79,7 @@ void adam_range_eigen(T* p, const T* g, T* m, T* v, Index n, const AdamCoeffs<T>
   for (; i + (N) <= n; i += (N)) {                                                                       \
     const auto pp = W##_loadu_ps(p + i);                                                                 \
     auto ge = W##_mul_ps(scale, W##_loadu_ps(g + i));                                                    \
-    if (clip) ge = W##_min_ps(W##_max_ps(ge, lo), hi);                                                   \
+    if (clip) ge = W##_min_ps(hi, W##_max_ps(lo, ge)); /* NaN: 2nd operand, so ge's NaN stays NaN */  \
     if (use_l2) ge = W##_add_ps(ge, W##_mul_ps(l2, pp));                                                 \
     const auto mm = W##_add_ps(W##_mul_ps(b1, W##_loadu_ps(m + i)), W##_mul_ps(omb1, ge));               \
     const auto vv = W##_add_ps(W##_mul_ps(b2, W##_loadu_ps(v + i)), W##_mul_ps(omb2, W##_mul_ps(ge, ge))); \
