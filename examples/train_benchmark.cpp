@@ -3,7 +3,7 @@
 //
 //   train_benchmark [--lik poisson|nb|zip|zinb] [--model vae|gmvae] [--cells 2000] [--genes 27998]
 //                   [--hidden 250] [--latent 25] [--components 10] [--batch 100] [--epochs 3]
-//                   [--threads 2] [--repeats 5] [--clip 0] [--no-breakdown]
+//                   [--threads 2] [--repeats 5] [--clip 0] [--mean free|library] [--no-breakdown]
 // --clip C: Adam's element-wise gradient clipping (scVAE's and `scvae train`'s default is 1; the
 // PyTorch peer does not clip, so the comparison with it uses 0).
 //
@@ -35,7 +35,7 @@ using scvae::Index;
 using Clock = std::chrono::steady_clock;
 
 struct Args {
-  std::string lik = "nb", model = "vae";
+  std::string lik = "nb", model = "vae", mean = "free";
   Index cells = 2000, genes = 27998, hidden = 250, latent = 25, components = 10, batch = 100;
   int epochs = 3, threads = 2, repeats = 5;
   double clip = 0.0;
@@ -65,11 +65,16 @@ Args parse(int argc, char** argv) {
     else if (k == "--threads") a.threads = std::atoi(next());
     else if (k == "--repeats") a.repeats = std::atoi(next());
     else if (k == "--clip") a.clip = std::atof(next());
+    else if (k == "--mean") a.mean = next();
     else if (k == "--no-breakdown") a.breakdown = false;
     else {
       std::fprintf(stderr, "unknown argument %s\n", k.c_str());
       std::exit(2);
     }
+  }
+  if (a.mean != "free" && a.mean != "library") {
+    std::fprintf(stderr, "--mean: expected free or library\n");
+    std::exit(2);
   }
   return a;
 }
@@ -242,8 +247,8 @@ int main(int argc, char** argv) {
     const Index P = scvae::n_heads(spec);
     const bool gmvae = a.model == "gmvae";
     const double n_batches = double((a.cells + a.batch - 1) / a.batch);
-    std::printf("model %s, likelihood %s, hidden [%ld], latent %ld%s, batch %ld, threads %d\n", a.model.c_str(),
-                a.lik.c_str(), long(a.hidden), long(a.latent),
+    std::printf("model %s, likelihood %s, mean %s, hidden [%ld], latent %ld%s, batch %ld, threads %d\n", a.model.c_str(),
+                a.lik.c_str(), a.mean.c_str(), long(a.hidden), long(a.latent),
                 gmvae ? (", K " + std::to_string(a.components)).c_str() : "", long(a.batch), a.threads);
 
     std::vector<double> times;
@@ -255,6 +260,7 @@ int main(int argc, char** argv) {
       cfg.latent = a.latent;
       cfg.components = a.components;
       cfg.likelihood = spec;
+      cfg.mean = a.mean == "library" ? scvae::MeanLink::library : scvae::MeanLink::free;
       epoch = train_epochs<scvae::Gmvae<B, float>>(a, cfg, data, times);
     } else {
       scvae::VaeConfig cfg;
@@ -262,6 +268,7 @@ int main(int argc, char** argv) {
       cfg.hidden = {a.hidden};
       cfg.latent = a.latent;
       cfg.likelihood = spec;
+      cfg.mean = a.mean == "library" ? scvae::MeanLink::library : scvae::MeanLink::free;
       epoch = train_epochs<scvae::Vae<B, float>>(a, cfg, data, times);
     }
     const double rss_train = peak_rss_mb();

@@ -371,3 +371,67 @@ TEST_CASE("gather_batch: [genes x batch] CSC of the chosen rows, library sizes, 
   CHECK(b.input[3] == 1.f);
   CHECK(b.input[7] == 1e6f);
 }
+
+TEST_CASE("Library-size mean ops: log library, log-softmax shift and its backward (float against double)", "[backend]") {
+  // 3 cells x 1,000 genes, one cell without counts (library 1), values spanning 30 nats.
+  const Index G = 1000, N = 3;
+  std::vector<std::int64_t> ptr{0, 2, 2, 5};
+  std::vector<std::int32_t> idx{3, 7, 0, 500, 999};
+  std::vector<float> val{2, 5, 1, 100, 7};
+  const CscView<float> x{ptr.data(), idx.data(), val.data(), G, N};
+  std::vector<double> lib(N);
+  B::column_log_library<double>(x, false, VectorView<double>(lib.data(), N));
+  CHECK(lib[0] == Approx(std::log(7.0)));
+  CHECK(lib[1] == 0.0);
+  CHECK(lib[2] == Approx(std::log(108.0)));
+  std::vector<float> logx(val.size());
+  for (std::size_t i = 0; i < val.size(); ++i) logx[i] = float(std::log1p(double(val[i])));
+  std::vector<float> libf(N);
+  B::column_log_library<float>({ptr.data(), idx.data(), logx.data(), G, N}, true, VectorView<float>(libf.data(), N));
+  for (Index j = 0; j < N; ++j) CHECK(libf[j] == Approx(lib[j]).epsilon(1e-6));
+
+  Rng rng(3);
+  std::vector<double> a(G * N), dy(G * N);
+  for (auto& v : a) v = 15 * rng.normal();
+  for (auto& v : dy) v = rng.normal();
+  std::vector<float> af(a.begin(), a.end()), dyf(dy.begin(), dy.end());
+  std::vector<double> ref = a;
+  for (Index j = 0; j < N; ++j) {  // reference: log-sum-exp in long double
+    long double m = -INFINITY, s = 0;
+    for (Index i = 0; i < G; ++i) m = std::max<long double>(m, a[i + j * G]);
+    for (Index i = 0; i < G; ++i) s += std::exp((long double)a[i + j * G] - m);
+    for (Index i = 0; i < G; ++i) ref[i + j * G] = double(a[i + j * G] - (m + std::log(s)) + lib[j]);
+  }
+  B::log_softmax_shift<double>(MatrixView<double>(a.data(), G, N), VectorView<const double>(lib.data(), N));
+  B::log_softmax_shift<float>(MatrixView<float>(af.data(), G, N), VectorView<const float>(libf.data(), N));
+  double max_err = 0, max_err_f = 0;
+  for (Index i = 0; i < G * N; ++i) {
+    max_err = std::max(max_err, std::fabs(a[i] - ref[i]));
+    max_err_f = std::max(max_err_f, std::fabs(double(af[i]) - ref[i]));
+  }
+  CHECK(max_err < 1e-12);
+  CHECK(max_err_f < 1e-4);  // float rounding of values up to ~60 in magnitude (ulp 4e-6)
+  for (Index j = 0; j < N; ++j) {  // exp of the result sums to the library
+    double s = 0;
+    for (Index i = 0; i < G; ++i) s += std::exp(a[i + j * G]);
+    CHECK(s == Approx(std::exp(lib[j])).epsilon(1e-12));
+  }
+  // backward: dy - softmax * sum(dy), against the same in double
+  std::vector<double> dref = dy;
+  for (Index j = 0; j < N; ++j) {
+    double t = 0;
+    for (Index i = 0; i < G; ++i) t += dy[i + j * G];
+    for (Index i = 0; i < G; ++i) dref[i + j * G] -= std::exp(ref[i + j * G] - lib[j]) * t;
+  }
+  B::log_softmax_shift_backward<double>(MatrixView<double>(dy.data(), G, N), MatrixView<const double>(a.data(), G, N),
+                                        VectorView<const double>(lib.data(), N));
+  B::log_softmax_shift_backward<float>(MatrixView<float>(dyf.data(), G, N), MatrixView<const float>(af.data(), G, N),
+                                       VectorView<const float>(libf.data(), N));
+  double e = 0, ef = 0;
+  for (Index i = 0; i < G * N; ++i) {
+    e = std::max(e, std::fabs(dy[i] - dref[i]));
+    ef = std::max(ef, std::fabs(double(dyf[i]) - dref[i]));
+  }
+  CHECK(e < 1e-12);
+  CHECK(ef < 1e-4);
+}

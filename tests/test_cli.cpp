@@ -357,6 +357,28 @@ TEST_CASE("scvae --min-counts drops cells before the split; evaluate drops the s
   CHECK(neg.out.find("--min-counts: must be >= 0") != std::string::npos);
 }
 
+TEST_CASE("scvae train --mean library (scVI's library-size mean): evaluate rebuilds it from the checkpoint", "[cli]") {
+  const std::string out = kTmp + "/mean_library";
+  const Run r = run_scvae("train --input '" + simulated() + "' --mean library --model vae --likelihood nb --dispersion gene "
+                          "--hidden 8 --latent 2 --epochs 2 --importance-samples 0 --threads 1 --overwrite --out '" + out +
+                          "'");
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  CHECK(r.out.find("mean = library x softmax") != std::string::npos);
+  CHECK(slurp(out + "/config.txt").find("mean=library\n") != std::string::npos);
+  const auto at = r.out.find("test ELBO ");
+  REQUIRE(at != std::string::npos);
+  const std::string elbo = r.out.substr(at + 10, r.out.find(' ', at + 10) - at - 10);
+  const Run e = run_scvae("evaluate --checkpoint '" + out + "/best.ckpt' --importance-samples 0 --threads 1 --overwrite "
+                          "--out '" + out + "/ev'");
+  INFO(e.out);
+  REQUIRE(e.rc == 0);
+  CHECK(e.out.find("ELBO " + elbo + " ") != std::string::npos);  // the same model and cells as train's evaluation
+  const Run bad = run_scvae("train --mean softmax --overwrite --out '" + out + "'");
+  CHECK(bad.rc == 2);
+  CHECK(bad.out.find("--mean") != std::string::npos);
+}
+
 TEST_CASE("scvae grid-search ranks the grid by validation ELBO", "[cli]") {
   const std::string out = kTmp + "/grid";
   const Run r = run_scvae("grid-search --input '" + simulated() + "' --model vae --hidden-grid '8;8,8' --latent-grid 2 "

@@ -32,7 +32,10 @@ TEST_CASE("GMVAE: gradient of the whole ELBO w.r.t. every parameter (finite diff
     bool learn_prior;
     double dropout;
     const char* name;
+    MeanLink mean = MeanLink::free;
   } cases[] = {{{Likelihood::nb, Dispersion::gene}, false, 0.0, "nb gene, uniform p(y)"},
+               {{Likelihood::zinb, Dispersion::gene}, true, 0.0, "zinb gene, library mean (scVI)", MeanLink::library},
+               {{Likelihood::poisson, Dispersion::gene_cell}, false, 0.0, "constrained poisson", MeanLink::library},
                {{Likelihood::zinb, Dispersion::gene_cell}, true, 0.0, "zinb, learned p(y)"},
                {{Likelihood::poisson, Dispersion::gene_cell}, true, 0.2, "poisson, learned p(y), dropout"},
                {{Likelihood::zip, Dispersion::gene_cell}, false, 0.0, "zip, uniform p(y)"}};
@@ -45,6 +48,7 @@ TEST_CASE("GMVAE: gradient of the whole ELBO w.r.t. every parameter (finite diff
     cfg.learn_prior_weights = c.learn_prior;
     cfg.likelihood = c.lik;
     cfg.dropout = c.dropout;
+    cfg.mean = c.mean;
     Gmvae<B, double> m(cfg, N, 3);
     Rng perturb(4);
     auto p = m.arena().all_params();

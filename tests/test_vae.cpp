@@ -115,6 +115,70 @@ TEST_CASE("VAE: gradient of the whole ELBO w.r.t. every parameter (finite differ
   }
 }
 
+TEST_CASE("VAE with the library-size mean (scVI): whole-ELBO gradient, mean = library x softmax", "[vae][grad]") {
+  const Index G = 8, N = 5;
+  auto data = scvae_test::random_counts(N, G, 13);
+  std::vector<Index> rows = all_rows(data);
+  CscBatch batch;
+  gather_batch(data, rows.data(), N, InputTransform::log1p, batch);
+  for (const auto& c : {Case{Likelihood::poisson, Dispersion::gene_cell, "poisson (constrained)"},
+                        Case{Likelihood::nb, Dispersion::gene, "nb gene (scVI)"},
+                        Case{Likelihood::zinb, Dispersion::gene, "zinb gene (scVI)"},
+                        Case{Likelihood::zip, Dispersion::gene_cell, "zip"}}) {
+    VaeConfig cfg;
+    cfg.genes = G;
+    cfg.hidden = {6};
+    cfg.latent = 3;
+    cfg.likelihood = {c.kind, c.dispersion};
+    cfg.mean = MeanLink::library;
+    Vae<B, double> vae(cfg, N, 1);
+    Rng perturb(3);
+    auto p = vae.arena().all_params();
+    for (Index i = 0; i < p.size; ++i) p[i] += 0.1 * perturb.normal();
+    std::vector<double> eps(cfg.latent * N);
+    scvae_test::fill_normal(eps.data(), eps.size(), perturb);
+    MatrixView<const double> E(eps.data(), cfg.latent, N);
+    auto f = [&] {
+      Rng r(5);
+      vae.arena().zero_grads();
+      return vae.forward_backward(batch.input_view(), batch.counts_view(), 0.7, r, E).loss;
+    };
+    f();
+    std::vector<double> g(vae.arena().all_grads().data, vae.arena().all_grads().data + p.size);
+    auto rc = scvae_test::finite_difference(p.data, p.size, g, f);
+    scvae_test::report(std::string("VAE ELBO, library mean, ") + c.name, rc);
+    CHECK(rc.rel_error < 1e-6);
+  }
+
+  // The reconstructed mean of each cell sums to its library over genes (Poisson: E x = mu), from
+  // the encoder input alone; and the log-likelihood differs from the free mean's.
+  VaeConfig cfg;
+  cfg.genes = G;
+  cfg.hidden = {6};
+  cfg.latent = 3;
+  cfg.likelihood = {Likelihood::poisson, Dispersion::gene_cell};
+  cfg.mean = MeanLink::library;
+  Vae<B, double> vae(cfg, N, 1);
+  std::vector<double> mean(G * N);
+  vae.reconstruct(batch.input_view(), mean.data(), nullptr);
+  for (Index j = 0; j < N; ++j) {
+    double total = 0, s = 0;
+    for (auto k = data.indptr[j]; k < data.indptr[j + 1]; ++k) total += data.values[k];
+    for (Index g = 0; g < G; ++g) s += mean[g + j * G];
+    INFO("cell " << j);
+    CHECK(s == Approx(std::max(total, 1.0)).epsilon(1e-6));
+  }
+  // The config round-trips through its text; the free mean writes no "mean" key (old checkpoints).
+  detail::KeyValues kv;
+  cfg.write(kv);
+  CHECK(VaeConfig::read(kv).mean == MeanLink::library);
+  cfg.mean = MeanLink::free;
+  detail::KeyValues kv_free;
+  cfg.write(kv_free);
+  CHECK_FALSE(kv_free.has("mean"));
+  CHECK(VaeConfig::read(kv_free).mean == MeanLink::free);
+}
+
 TEST_CASE("VAE: loss equals the hand-assembled ELBO, evaluation and importance sampling", "[vae]") {
   const Index G = 12, N = 7;
   auto data = scvae_test::random_counts(N, G, 3);

@@ -24,6 +24,7 @@ void ModelSpec::validate() const {
   }
   if (dispersion != "gene" && dispersion != "gene-cell")
     throw UsageError("--dispersion: expected gene or gene-cell, got '" + dispersion + "'");
+  if (mean != "free" && mean != "library") throw UsageError("--mean: expected free or library, got '" + mean + "'");
   if (hidden.empty()) throw UsageError("--hidden: needs at least one layer size");
   if (latent <= 0) throw UsageError("--latent: must be positive");
   if (kind == "gmvae" && components <= 0) throw UsageError("--components: must be positive");
@@ -34,6 +35,7 @@ std::string ModelSpec::describe() const {
   for (std::size_t i = 0; i < hidden.size(); ++i) h += (i ? "," : "") + std::to_string(hidden[i]);
   std::string s = kind + " " + likelihood;
   if (likelihood == "nb" || likelihood == "zinb") s += " (" + dispersion + " dispersion)";
+  if (mean == "library") s += ", mean = library x softmax";
   s += ", hidden " + h + ", latent " + std::to_string(latent);
   if (kind == "gmvae") s += ", " + std::to_string(components) + " components";
   return s;
@@ -107,6 +109,7 @@ Config make_config(const ModelSpec& s, Index genes) {
   c.hidden.assign(s.hidden.begin(), s.hidden.end());
   c.latent = s.latent;
   c.likelihood = {scvae::parse_likelihood(s.likelihood), scvae::parse_dispersion(s.dispersion)};
+  c.mean = s.mean == "library" ? scvae::MeanLink::library : scvae::MeanLink::free;
   if constexpr (std::is_same_v<Config, scvae::GmvaeConfig>) c.components = s.components;
   return c;
 }

@@ -19,6 +19,7 @@ struct ModelSpec {
   std::string kind = "gmvae";            // vae | gmvae
   std::string likelihood = "zinb";       // poisson | nb | zip | zinb
   std::string dispersion = "gene-cell";  // gene | gene-cell
+  std::string mean = "free";             // free | library (scVI: library x softmax over genes)
   std::vector<long> hidden{250, 250};
   long latent = 25;
   long components = 10;                  // GMVAE only

@@ -51,6 +51,11 @@ void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
   app->add_option("--dispersion", f.model.dispersion, "NB/ZINB dispersion: gene-cell (scVAE) or gene (scVI)")
       ->check(CLI::IsMember({"gene", "gene-cell"}))
       ->capture_default_str();
+  app->add_option("--mean", f.model.mean,
+                  "Decoder mean: free (scVAE: exp of its own head) or library (scVI: the cell's total count x softmax "
+                  "over genes; with poisson, scVAE's constrained Poisson)")
+      ->check(CLI::IsMember({"free", "library"}))
+      ->capture_default_str();
   f.components = app->add_option("--components", f.model.components,
                                  "GMVAE mixture components K (default 10; 5 on the built-in data)");
   f.epochs = app->add_option("--epochs", f.fit.epochs,

@@ -85,6 +85,7 @@ int run_train(TrainArgs& a) {
   rec["model"] = f.model.kind;
   rec["likelihood"] = f.model.likelihood;
   rec["dispersion"] = f.model.dispersion;
+  rec["mean"] = f.model.mean;
   rec["hidden"] = f.hidden_text;
   rec["latent"] = std::to_string(f.model.latent);
   rec["components"] = std::to_string(f.model.components);

@@ -190,6 +190,28 @@ TEST_CASE("cuda: GMVAE training step matches the CPU for every likelihood", "[cu
     }
 }
 
+TEST_CASE("cuda: training steps with the library-size mean (scVI) match the CPU", "[cuda][models]") {
+  SCVAE_REQUIRE_CUDA_DEVICE();
+  for (const auto& s : kSpecs) {
+    VaeConfig cfg;
+    cfg.genes = kGenes;
+    cfg.hidden = {250};
+    cfg.latent = 25;
+    cfg.likelihood = s.spec;
+    cfg.mean = MeanLink::library;
+    INFO("VAE library mean " << s.name);
+    check_step<Vae>(cfg, 37, 37, (std::string("VAE library mean ") + s.name).c_str());
+  }
+  GmvaeConfig g;
+  g.genes = kGenes;
+  g.hidden = {250};
+  g.latent = 25;
+  g.components = 3;
+  g.likelihood = {Likelihood::zinb, Dispersion::gene};
+  g.mean = MeanLink::library;
+  check_step<Gmvae>(g, 100, g.components * 100, "GMVAE library mean zinb gene");
+}
+
 TEST_CASE("cuda: a training step is bit-reproducible; host batches are refused", "[cuda][models]") {
   SCVAE_REQUIRE_CUDA_DEVICE();
   using T = float;

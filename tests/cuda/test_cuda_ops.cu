@@ -519,3 +519,60 @@ TEMPLATE_TEST_CASE("cuda: mixture ops (softmax, broadcast, reduce, weights, late
     CHECK(compare("n = 0: dwk", gdwk0, dwk.download(), 0, 0) == 0);
   }
 }
+
+TEMPLATE_TEST_CASE("cuda: library-size mean ops (log library, log-softmax shift, its backward)", "[cuda]", float, double) {
+  using T = TestType;
+  SCVAE_REQUIRE_CUDA_DEVICE();
+  // 27,998 genes x 37 cells (not multiples of the block size), ld > rows, one empty cell.
+  const Index R = 27998, N = 37, LD = 28001;
+  Rng rng(12);
+  std::vector<std::int64_t> ptr{0};
+  std::vector<std::int32_t> idx;
+  std::vector<float> val;
+  for (Index j = 0; j < N; ++j) {
+    for (Index i = 0; i < R && j != 5; i += 1 + Index(rng.uniform() * 40)) {
+      idx.push_back(static_cast<std::int32_t>(i));
+      val.push_back(float(1 + Index(rng.uniform() * 20)));
+    }
+    ptr.push_back(static_cast<std::int64_t>(idx.size()));
+  }
+  auto dptr = G::allocate<std::int64_t>(Index(ptr.size()));
+  auto didx = G::allocate<std::int32_t>(Index(idx.size()));
+  auto dval = G::allocate<float>(Index(val.size()));
+  G::upload<std::int64_t>(VectorView<std::int64_t>(G::data(dptr), Index(ptr.size())), ptr.data());
+  G::upload<std::int32_t>(VectorView<std::int32_t>(G::data(didx), Index(idx.size())), idx.data());
+  G::upload<float>(VectorView<float>(G::data(dval), Index(val.size())), val.data());
+  const CscView<float> dx{G::data(dptr), G::data(didx), G::data(dval), R, N};
+  for (bool log1p_input : {false, true}) {
+    std::vector<float> hv = val;
+    if (log1p_input)
+      for (auto& v : hv) v = float(std::log1p(double(v)));
+    G::upload<float>(VectorView<float>(G::data(dval), Index(hv.size())), hv.data());
+    const CscView<float> hxi{ptr.data(), idx.data(), hv.data(), R, N};
+    std::vector<T> lc(N);
+    C::column_log_library<T>(hxi, log1p_input, VectorView<T>(lc.data(), N));
+    auto lg = G::allocate<T>(N);
+    G::column_log_library<T>(dx, log1p_input, VectorView<T>(G::data(lg), N));
+    std::vector<T> lgh(N);
+    G::download<T>(lgh.data(), VectorView<const T>(G::data(lg), N));
+    CHECK(compare(log1p_input ? "column_log_library(log1p)" : "column_log_library", lc, lgh, Tol<T>::atol,
+                  Tol<T>::rtol) == 0);
+  }
+  std::vector<T> lib(N);
+  for (auto& v : lib) v = T(5 + 3 * rng.uniform());
+  auto dlib = G::allocate<T>(N);
+  G::upload<T>(VectorView<T>(G::data(dlib), N), lib.data());
+  auto a = random_mat<T>(R, N, LD, rng, 0, 4);
+  auto ha = a.host;
+  C::log_softmax_shift<T>(MatrixView<T>(ha.data(), R, N, LD), VectorView<const T>(lib.data(), N));
+  G::log_softmax_shift<T>(a.d(), VectorView<const T>(G::data(dlib), N));
+  // outputs are ~ -10 .. 20 in magnitude: float atol of a few ulps there
+  CHECK(compare("log_softmax_shift", ha, a.download(), std::is_same_v<T, float> ? 2e-5 : 1e-12, Tol<T>::rtol) == 0);
+  auto dy = random_mat<T>(R, N, LD, rng);
+  auto hdy = dy.host;
+  C::log_softmax_shift_backward<T>(MatrixView<T>(hdy.data(), R, N, LD), MatrixView<const T>(ha.data(), R, N, LD),
+                                   VectorView<const T>(lib.data(), N));
+  G::log_softmax_shift_backward<T>(dy.d(), MatrixView<const T>(a.d()), VectorView<const T>(G::data(dlib), N));
+  CHECK(compare("log_softmax_shift_backward", hdy, dy.download(), std::is_same_v<T, float> ? 2e-5 : 1e-12,
+                Tol<T>::rtol) == 0);
+}

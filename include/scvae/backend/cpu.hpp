@@ -31,6 +31,7 @@ extern "C" void openblas_set_num_threads(int) __attribute__((weak));  // OpenBLA
 #include "../distributions/likelihood.hpp"
 #include "../inference/gaussian.hpp"
 #include "../inference/mixture.hpp"
+#include "../math/fast_math.hpp"
 
 namespace scvae {
 
@@ -698,6 +699,67 @@ struct CpuBackend {
   static void likelihood_mean_variance(const LikelihoodSpec& spec, MatrixView<const T> heads,
                                        VectorView<const T> gene_log_theta, MatrixView<T> mean, MatrixView<T> variance) {
     scvae::mean_variance<T>(spec, heads, gene_log_theta, mean, variance);
+  }
+
+  // ---- library-size mean (models/count_decoder.hpp, MeanLink::library) ----------------------
+  // out[j] = log(max(l_j, 1)), l_j = column j's total count: the sum of x, or of expm1(x) where x
+  // holds log1p(counts) (the encoder input; within float rounding of the raw total). In double.
+  template <class T>
+  static void column_log_library(CscView<float> x, bool log1p_input, VectorView<T> out) {
+    for (Index j = 0; j < x.cols; ++j) {
+      double s = 0;
+      for (auto k = x.ptr[j]; k < x.ptr[j + 1]; ++k) s += log1p_input ? std::expm1(double(x.val[k])) : double(x.val[k]);
+      out[j] = T(std::log(s < 1.0 ? 1.0 : s));  // NaN stays NaN (the likelihood pass names the column)
+    }
+  }
+  // a[:, j] += shift[j] - logsumexp_i a[i, j]: log-softmax over the genes of each column plus its
+  // log library. The sum of exponentials accumulates in double.
+  template <class T>
+  static void log_softmax_shift(MatrixView<T> a, VectorView<const T> shift) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (a.cols > 1 && a.rows * a.cols >= kParallelMin)
+#endif
+    for (Index j = 0; j < a.cols; ++j) {
+      T* c = a.data + j * a.ld;
+      T m = c[0];
+      for (Index i = 1; i < a.rows; ++i) m = std::max(m, c[i]);
+      double s = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : s)
+#endif
+      for (Index i = 0; i < a.rows; ++i) s += double(exp_of(c[i] - m));
+      const T d = shift[j] - (m + T(std::log(s)));
+      for (Index i = 0; i < a.rows; ++i) c[i] += d;
+    }
+  }
+  // The backward of log_softmax_shift: dy[:, j] -= softmax_j * sum_i dy[i, j], with the softmax
+  // recomputed from its output y as exp(y[:, j] - shift[j]).
+  template <class T>
+  static void log_softmax_shift_backward(MatrixView<T> dy, MatrixView<const T> y, VectorView<const T> shift) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (dy.cols > 1 && dy.rows * dy.cols >= kParallelMin)
+#endif
+    for (Index j = 0; j < dy.cols; ++j) {
+      T* d = dy.data + j * dy.ld;
+      const T* yc = y.data + j * y.ld;
+      double t = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : t)
+#endif
+      for (Index i = 0; i < dy.rows; ++i) t += double(d[i]);
+      const T tt = T(t), sh = shift[j];
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+      for (Index i = 0; i < dy.rows; ++i) d[i] -= exp_of(yc[i] - sh) * tt;
+    }
+  }
+  // exp in loops: the branch-free float exp (math/fast_math.hpp, relative error <= 2e-7), which
+  // vectorises; std::exp in double.
+  template <class T>
+  static SCVAE_FAST_INLINE T exp_of(T x) {
+    if constexpr (std::is_same_v<T, float>) return math::fast::fast_exp(x);
+    else return std::exp(x);
   }
 
   // ---- Gaussian-mixture VAE (models/gmvae.hpp) ----------------------------------------------

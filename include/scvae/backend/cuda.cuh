@@ -28,6 +28,7 @@
 #include "cuda/context.cuh"
 #include "cuda/elementwise.cuh"
 #include "cuda/latent.cuh"
+#include "cuda/library.cuh"
 #include "cuda/likelihood.cuh"
 #include "cuda/reduce.cuh"
 #include "cuda/sparse.cuh"
@@ -407,6 +408,36 @@ struct CudaBackend {
         break;
     }
     SCVAE_CUDA_LAUNCH_CHECK("likelihood_mean_variance");
+  }
+
+  // ---- library-size mean (models/count_decoder.hpp, MeanLink::library) ----------------------
+  template <class T>
+  static void column_log_library(CscView<float> x, bool log1p_input, VectorView<T> out) {
+    SCVAE_CHECK(out.size == x.cols, "column_log_library: one output per column");
+    if (x.cols <= 0) return;
+    auto& ctx = cuda::Context::get();
+    cuda::detail::column_log_library_kernel<T>
+        <<<static_cast<unsigned int>(x.cols), cuda::detail::kThreads, 0, ctx.stream()>>>(x, log1p_input, out.data);
+    SCVAE_CUDA_LAUNCH_CHECK("column_log_library");
+  }
+  template <class T>
+  static void log_softmax_shift(MatrixView<T> a, VectorView<const T> shift) {
+    SCVAE_CHECK(shift.size == a.cols, "log_softmax_shift: one shift per column");
+    if (a.cols <= 0 || a.rows <= 0) return;
+    auto& ctx = cuda::Context::get();
+    cuda::detail::log_softmax_shift_kernel<T>
+        <<<static_cast<unsigned int>(a.cols), cuda::detail::kThreads, 0, ctx.stream()>>>(a, shift.data);
+    SCVAE_CUDA_LAUNCH_CHECK("log_softmax_shift");
+  }
+  template <class T>
+  static void log_softmax_shift_backward(MatrixView<T> dy, MatrixView<const T> y, VectorView<const T> shift) {
+    SCVAE_CHECK(y.rows == dy.rows && y.cols == dy.cols && shift.size == dy.cols,
+                "log_softmax_shift_backward: dy, y and shift must match");
+    if (dy.cols <= 0 || dy.rows <= 0) return;
+    auto& ctx = cuda::Context::get();
+    cuda::detail::log_softmax_shift_backward_kernel<T>
+        <<<static_cast<unsigned int>(dy.cols), cuda::detail::kThreads, 0, ctx.stream()>>>(dy, y, shift.data);
+    SCVAE_CUDA_LAUNCH_CHECK("log_softmax_shift_backward");
   }
 
   // ---- Gaussian-mixture VAE (columns component-major: column k*N + j = cell j, component k) ---

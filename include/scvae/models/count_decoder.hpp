@@ -2,12 +2,15 @@
 // The shared decoder p(x | z): an MLP on z, then ONE dense layer producing every per-gene,
 // per-cell head of the likelihood stacked as [P*G x N] (one GEMM), then the fused likelihood
 // pass. Per-gene dispersion (scvi-tools) is a parameter vector [G]. Used by the VAE and, on
-// K*N columns at once, by the GMVAE.
+// K*N columns at once, by the GMVAE. With MeanLink::library (model_config.hpp) the mean head's
+// rows become log l + log_softmax over genes right after the GEMM (the likelihood pass then sees
+// log mu as with the free mean), and the backward pass maps their gradient back through it.
 #include <string>
 #include <vector>
 
 #include "../distributions/likelihood.hpp"
 #include "../layers/mlp.hpp"
+#include "model_config.hpp"
 
 namespace scvae {
 
@@ -19,19 +22,22 @@ struct DecoderCache {
   MatrixView<T> d_heads;   // [P*G x Nmax]
   VectorView<T> log_px;    // [Nmax] per-cell log p(x | z)
   VectorView<T> weight;    // [Nmax] per-cell gradient weight of log p(x | z)
+  VectorView<T> log_library;  // [Nmax] log library size per column (MeanLink::library only)
 };
 
 struct CountDecoder {
   LikelihoodSpec likelihood;
+  MeanLink mean = MeanLink::free;
   Index genes = 0, latent = 0;
   Mlp mlp;
   Dense out;
   SlotId gene_log_theta = -1;
 
   static CountDecoder create(ArenaLayout& layout, const std::string& name, Index latent, const MlpOptions& opt,
-                             Index genes, LikelihoodSpec lik) {
+                             Index genes, LikelihoodSpec lik, MeanLink mean = MeanLink::free) {
     CountDecoder d;
     d.likelihood = lik;
+    d.mean = mean;
     d.genes = genes;
     d.latent = latent;
     d.mlp = Mlp::create(layout, name, latent, opt);
@@ -70,6 +76,7 @@ struct CountDecoder {
     c.d_heads = ws.matrix(out.out, max_n);
     c.log_px = ws.vector(max_n);
     c.weight = ws.vector(max_n);
+    c.log_library = ws.vector(max_n);
     return c;
   }
   template <class B, class T>
@@ -77,15 +84,30 @@ struct CountDecoder {
     return gene_log_theta >= 0 ? a.param_vec(gene_log_theta) : VectorView<const T>{};
   }
 
-  // heads[:, :n] from z [Z x n]. The heads layer folds its bias into the GEMM (Dense::forward_folded):
-  // the MLP output (H x n, small) is copied above the ones row of c.hidden1.
+  // log_library [n] for columns [0, n) into c.log_library, from the raw counts, or from the encoder
+  // input x (transformed = true, with the model's input transform); returns it. Empty view for
+  // MeanLink::free (nothing computed).
   template <class B, class T>
-  void forward(Arena<B, T>& a, const DecoderCache<T>& c, MatrixView<const T> z, Mode mode, Rng& rng) const {
+  VectorView<const T> library_of(const DecoderCache<T>& c, CscView<float> x, bool log1p_input) const {
+    if (mean != MeanLink::library) return {};
+    B::template column_log_library<T>(x, log1p_input, c.log_library.segment(0, x.cols));
+    return VectorView<const T>(c.log_library.segment(0, x.cols));
+  }
+  // heads[:, :n] from z [Z x n]. The heads layer folds its bias into the GEMM (Dense::forward_folded):
+  // the MLP output (H x n, small) is copied above the ones row of c.hidden1. log_library [n]: the
+  // columns' log library sizes (library_of), required with MeanLink::library, ignored otherwise.
+  template <class B, class T>
+  void forward(Arena<B, T>& a, const DecoderCache<T>& c, MatrixView<const T> z, Mode mode, Rng& rng,
+               VectorView<const T> log_library = {}) const {
     const Index n = z.cols;
     mlp.forward(a, c.mlp, z, mode, rng);
     const MatrixView<T> h1 = c.hidden1.col_block(0, n);
     B::template copy<T>(MatrixView<const T>(c.mlp.output(n)), h1.row_block(0, mlp.out()));
     out.forward_folded(a, c.heads.col_block(0, n), MatrixView<const T>(h1));
+    if (mean == MeanLink::library) {
+      SCVAE_CHECK(log_library.size == n, "CountDecoder: MeanLink::library needs one log library size per column");
+      B::template log_softmax_shift<T>(c.heads.col_block(0, n).row_block(0, genes), log_library);
+    }
   }
   // log_px[col0 : col0+n] for the head columns [col0, col0+n) against counts [G x n]; with
   // grad, d_heads of those columns gets weight[j] * d log p / d heads and the per-gene
@@ -99,10 +121,17 @@ struct CountDecoder {
                                                theta_vec(a), counts, VectorView<const T>(c.weight.segment(col0, n)),
                                                c.log_px.segment(col0, n), dh, dtheta);
   }
-  // From d_heads[:, :n] to dz [Z x n]; parameter gradients accumulate.
+  // From d_heads[:, :n] to dz [Z x n]; parameter gradients accumulate. log_library: forward's.
   template <class B, class T>
-  void backward(Arena<B, T>& a, const DecoderCache<T>& c, MatrixView<const T> z, MatrixView<T> dz, Mode mode) const {
+  void backward(Arena<B, T>& a, const DecoderCache<T>& c, MatrixView<const T> z, MatrixView<T> dz, Mode mode,
+                VectorView<const T> log_library = {}) const {
     const Index n = z.cols;
+    if (mean == MeanLink::library) {
+      SCVAE_CHECK(log_library.size == n, "CountDecoder: MeanLink::library needs one log library size per column");
+      B::template log_softmax_shift_backward<T>(c.d_heads.col_block(0, n).row_block(0, genes),
+                                                MatrixView<const T>(c.heads.col_block(0, n).row_block(0, genes)),
+                                                log_library);
+    }
     out.backward_folded(a, c.mlp.d_output(n), MatrixView<const T>(c.d_heads.col_block(0, n)),
                         MatrixView<const T>(c.hidden1.col_block(0, n)));
     mlp.backward(a, c.mlp, z, dz, mode);

@@ -70,7 +70,7 @@ class Gmvae {
     prior_mean_ = layout.add_param("prior.mean", Z, K);
     prior_raw_var_ = layout.add_param("prior.raw_variance", Z, K);
     if (cfg_.learn_prior_weights) prior_logits_ = layout.add_param("prior.logits", K, 1);
-    decoder_ = CountDecoder::create(layout, "decoder", Z, cfg_.decoder_options(), cfg_.genes, cfg_.likelihood);
+    decoder_ = CountDecoder::create(layout, "decoder", Z, cfg_.decoder_options(), cfg_.genes, cfg_.likelihood, cfg_.mean);
     arena_ = Arena<B, T>(std::move(layout));
 
     Rng rng(seed);
@@ -129,7 +129,8 @@ class Gmvae {
     const Index n = check_batch(input, counts), K = cfg_.components, KN = K * n;
     SCVAE_CHECK(kl_weight >= T(0) && kl_weight < T(INFINITY), "Gmvae.forward_backward: kl_weight must be finite and >= 0");
     const T scale = T(-1) / T(n);
-    forward(input, n, Mode::train, rng, eps);
+    const auto lib = library_of(counts, false, K);
+    forward(input, n, Mode::train, rng, eps, lib);
     // likelihood per component block, weighted by -q_k / N
     B::template mixture_weights<T>(dec_.weight.segment(0, KN), MatrixView<const T>(q_.col_block(0, n)), scale);
     for (Index k = 0; k < K; ++k) decoder_.log_likelihood(arena_, dec_, k * n, counts, true);
@@ -139,7 +140,7 @@ class Gmvae {
                                    VectorView<const T>(dec_.log_px.segment(0, KN)),
                                    VectorView<const T>(klz_.segment(0, KN)), log_prior_vec(), kl_weight, scale);
     // decoder -> z -> q(z|x,k)
-    decoder_.backward(arena_, dec_, MatrixView<const T>(z_.col_block(0, KN)), dz_.col_block(0, KN), Mode::train);
+    decoder_.backward(arena_, dec_, MatrixView<const T>(z_.col_block(0, KN)), dz_.col_block(0, KN), Mode::train, lib);
     B::template mixture_weights<T>(kl_scale_.segment(0, KN), MatrixView<const T>(q_.col_block(0, n)), -scale * kl_weight);
     B::template mixture_latent_backward<T>(d_head_.col_block(0, KN), arena_.grad(prior_mean_), arena_.grad(prior_raw_var_),
                                            MatrixView<const T>(dz_.col_block(0, KN)), MatrixView<const T>(head_.col_block(0, KN)),
@@ -164,7 +165,7 @@ class Gmvae {
   StepStats evaluate(CscView<float> input, CscView<float> counts, Rng& rng, double* cell_log_px = nullptr,
                      double* cell_kl = nullptr) {
     const Index n = check_batch(input, counts), K = cfg_.components;
-    forward(input, n, Mode::eval, rng, {});
+    forward(input, n, Mode::eval, rng, {}, library_of(counts, false, K));
     for (Index k = 0; k < K; ++k) decoder_.log_likelihood(arena_, dec_, k * n, counts, false);
     B::template mixture_combine<T>(ll_.segment(0, n), kl_.segment(0, n), MatrixView<T>{}, VectorView<T>{},
                                    MatrixView<const T>(q_.col_block(0, n)), MatrixView<const T>(log_q_.col_block(0, n)),
@@ -207,7 +208,7 @@ class Gmvae {
     std::vector<T> zt(lat.begin(), lat.end());
     B::template upload<T>(VectorView<T>{z_.data, Z * n}, zt.data());
     Rng unused(0);
-    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, unused);
+    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, unused, library_of(input, true, 1));
     likelihood_moments_to_host<B, T>(decoder_, arena_, dec_, n, mean, variance);
   }
 
@@ -228,7 +229,7 @@ class Gmvae {
         zt[i + j * Z] = T(hk[i] + std::exp(0.5 * gaussian::clamp_lv(hk[Z + i], cfg_.clamp.lv_min, cfg_.clamp.lv_max)) * rng.normal());
     }
     B::template upload<T>(VectorView<T>{z_.data, Z * n}, zt.data());
-    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng);
+    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng, library_of(input, true, 1));
     likelihood_sample_to_host<B, T>(decoder_, arena_, dec_, n, rng, out);
   }
 
@@ -249,6 +250,7 @@ class Gmvae {
     to_host(VectorView<T>{log_prior_.data, K}, lp.data());
     std::vector<double> lw(static_cast<std::size_t>(samples * n)), zr(static_cast<std::size_t>(Z * n)), lpx(n);
     std::vector<T> zt(static_cast<std::size_t>(Z * n));
+    const auto lib = library_of(counts, false, 1);
     auto log_normal = [](double z, double m, double lv) {
       return -0.5 * (std::log(2 * M_PI) + lv + (z - m) * (z - m) * std::exp(-lv));
     };
@@ -279,7 +281,7 @@ class Gmvae {
       }
       for (Index i = 0; i < Z * n; ++i) zt[i] = T(zr[i]);
       B::template upload<T>(VectorView<T>{z_.data, Z * n}, zt.data());
-      decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng);
+      decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng, lib);
       decoder_.log_likelihood(arena_, dec_, 0, counts, false);
       to_host(dec_.log_px.segment(0, n), lpx.data());
       for (Index j = 0; j < n; ++j) lw[r * n + j] = lpx[j] + lwz[j];
@@ -399,7 +401,18 @@ class Gmvae {
     enc_z_.forward_from_pre(arena_, cz_, K * n, mode, rng);
     latent_head_.forward(arena_, head_.col_block(0, K * n), MatrixView<const T>(cz_.output(K * n)));
   }
-  void forward(CscView<float> input, Index n, Mode mode, Rng& rng, MatrixView<const T> eps) {
+  // The decoder's log library sizes for `copies` x n component-major columns (empty for
+  // MeanLink::free): each cell's, from the raw counts or the encoder input (transformed),
+  // repeated per component.
+  VectorView<const T> library_of(CscView<float> x, bool transformed, Index copies) {
+    const auto l = decoder_.library_of<B, T>(dec_, x, transformed && cfg_.input_transform == InputTransform::log1p);
+    if (l.size == 0) return l;
+    const Index n = x.cols;
+    for (Index k = 1; k < copies; ++k)
+      B::template copy<T>(MatrixView<const T>(l.data, n, 1), MatrixView<T>(dec_.log_library.data + k * n, n, 1));
+    return VectorView<const T>(dec_.log_library.segment(0, copies * n));
+  }
+  void forward(CscView<float> input, Index n, Mode mode, Rng& rng, MatrixView<const T> eps, VectorView<const T> lib) {
     const Index KN = cfg_.components * n;
     encode_only(input, n, mode, rng);
     compute_log_prior();
@@ -412,7 +425,7 @@ class Gmvae {
     B::template mixture_latent_forward<T>(z_.col_block(0, KN), klz_.segment(0, KN), MatrixView<const T>(head_.col_block(0, KN)),
                                           MatrixView<const T>(eps_.col_block(0, KN)), arena_.param(prior_mean_),
                                           arena_.param(prior_raw_var_), n, cfg_.clamp);
-    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, KN)), mode, rng);
+    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, KN)), mode, rng, lib);
   }
   StepStats stats(Index n, T kl_weight) {
     StepStats s;

@@ -13,6 +13,14 @@
 
 namespace scvae {
 
+// How the decoder's mean head a (one row per gene) becomes the mean mu of a cell's counts:
+//   free     mu_g = exp(clip(a_g))                               scVAE
+//   library  mu_g = exp(clip(log l + a_g - logsumexp_g'(a_g')))  scVI (px_rate = l * softmax(a));
+//            scVAE's "constrained Poisson" with the Poisson likelihood
+// where l is the cell's observed total count (at least 1) and clip the likelihood's own clamp to
+// [-15, 15] (distributions/detail/clip.hpp): means below e^-15 = 3e-7 count as that bound.
+enum class MeanLink { free, library };
+
 struct ModelConfig {
   Index genes = 0;
   std::vector<Index> hidden{250};  // encoder sizes; the decoder mirrors them
@@ -23,6 +31,7 @@ struct ModelConfig {
   double dropout = 0.0;
   InputTransform input_transform = InputTransform::log1p;
   LatentClamp clamp{};
+  MeanLink mean = MeanLink::free;
 
   void validate(const std::string& what) const {
     SCVAE_CHECK(genes > 0, what + ".genes must be positive");
@@ -34,6 +43,7 @@ struct ModelConfig {
     const int kind = static_cast<int>(likelihood.kind), disp = static_cast<int>(likelihood.dispersion);
     SCVAE_CHECK(kind >= 0 && kind <= static_cast<int>(Likelihood::zinb), what + ".likelihood.kind is not a likelihood");
     SCVAE_CHECK(disp >= 0 && disp <= static_cast<int>(Dispersion::gene), what + ".likelihood.dispersion is not a dispersion");
+    SCVAE_CHECK(mean == MeanLink::free || mean == MeanLink::library, what + ".mean is not a MeanLink");
     SCVAE_CHECK(std::isfinite(clamp.lv_min) && std::isfinite(clamp.lv_max) && clamp.lv_min <= clamp.lv_max &&
                     clamp.lv_max <= 80,  // exp(lv) stays finite in float
                 what + ".clamp: need finite lv_min <= lv_max <= 80");
@@ -66,6 +76,8 @@ struct ModelConfig {
     kv.set("input_transform", std::string(input_transform == InputTransform::log1p ? "log1p" : "none"));
     kv.set("lv_min", clamp.lv_min);
     kv.set("lv_max", clamp.lv_max);
+    // Only when not the default: checkpoints written before the option exist keep their text.
+    if (mean == MeanLink::library) kv.set("mean", std::string("library"));
   }
   void read_common(const detail::KeyValues& kv) {
     genes = kv.integer("genes");
@@ -79,6 +91,12 @@ struct ModelConfig {
     input_transform = kv.str("input_transform") == "log1p" ? InputTransform::log1p : InputTransform::none;
     clamp.lv_min = kv.num("lv_min");
     clamp.lv_max = kv.num("lv_max");
+    mean = MeanLink::free;
+    if (kv.has("mean")) {
+      const std::string m = kv.str("mean");
+      if (m == "library") mean = MeanLink::library;
+      else if (m != "free") throw InputError("model configuration: field 'mean' is '" + m + "', not free or library");
+    }
   }
 };
 

@@ -44,7 +44,8 @@ class Vae {
     ArenaLayout layout;
     encoder_ = Mlp::create(layout, "encoder", cfg_.genes, cfg_.encoder_options());
     latent_head_ = Dense::create(layout, "encoder.latent", encoder_.out(), 2 * cfg_.latent);
-    decoder_ = CountDecoder::create(layout, "decoder", cfg_.latent, cfg_.decoder_options(), cfg_.genes, cfg_.likelihood);
+    decoder_ = CountDecoder::create(layout, "decoder", cfg_.latent, cfg_.decoder_options(), cfg_.genes, cfg_.likelihood,
+                                    cfg_.mean);
     arena_ = Arena<B, T>(std::move(layout));
     Rng rng(seed);
     encoder_.init(arena_, rng);
@@ -86,10 +87,11 @@ class Vae {
     const Index n = check_batch(input, counts);
     SCVAE_CHECK(kl_weight >= T(0) && kl_weight < T(INFINITY), "Vae.forward_backward: kl_weight must be finite and >= 0");
     encode_sample(input, n, Mode::train, rng, eps);
-    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::train, rng);
+    const auto lib = library_of(counts, false);
+    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::train, rng, lib);
     B::template fill<T>(dec_.weight.segment(0, n), T(-1) / T(n));
     decoder_.log_likelihood(arena_, dec_, 0, counts, true);
-    decoder_.backward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), dz_.col_block(0, n), Mode::train);
+    decoder_.backward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), dz_.col_block(0, n), Mode::train, lib);
     B::template gaussian_latent_backward<T>(d_head_.col_block(0, n), MatrixView<const T>(dz_.col_block(0, n)),
                                             MatrixView<const T>(head_.col_block(0, n)),
                                             MatrixView<const T>(eps_.col_block(0, n)), kl_weight / T(n), cfg_.clamp);
@@ -105,7 +107,7 @@ class Vae {
                      double* cell_kl = nullptr) {
     const Index n = check_batch(input, counts);
     encode_sample(input, n, Mode::eval, rng, {});
-    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng);
+    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng, library_of(counts, false));
     decoder_.log_likelihood(arena_, dec_, 0, counts, false);
     StepStats s = stats(n, T(1));
     if (cell_log_px) copy_to_host(dec_.log_px.segment(0, n), cell_log_px);
@@ -122,6 +124,7 @@ class Vae {
     if (n == 0) return;
     encoder_.forward(arena_, enc_, input, Mode::eval, rng);
     latent_head_.forward(arena_, head_.col_block(0, n), MatrixView<const T>(enc_.output(n)));
+    const auto lib = library_of(counts, false);
     std::vector<double> lw(static_cast<std::size_t>(samples * n));
     for (int r = 0; r < samples; ++r) {
       B::template random_normal<T>(eps_.col_block(0, n), rng);
@@ -130,7 +133,7 @@ class Vae {
       B::template gaussian_log_weight<T>(logw_.segment(0, n), MatrixView<const T>(z_.col_block(0, n)),
                                          MatrixView<const T>(head_.col_block(0, n)),
                                          MatrixView<const T>(eps_.col_block(0, n)), cfg_.clamp);
-      decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng);
+      decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng, lib);
       decoder_.log_likelihood(arena_, dec_, 0, counts, false);
       copy_to_host(dec_.log_px.segment(0, n), host_.data());
       copy_to_host(logw_.segment(0, n), host_.data() + n);
@@ -171,7 +174,7 @@ class Vae {
     std::vector<T> zt(mu.begin(), mu.end());
     B::template upload<T>(VectorView<T>{z_.data, cfg_.latent * n}, zt.data());
     Rng unused(0);
-    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, unused);
+    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, unused, library_of(input, true));
     likelihood_moments_to_host<B, T>(decoder_, arena_, dec_, n, mean, variance);
   }
 
@@ -181,7 +184,7 @@ class Vae {
     SCVAE_CHECK(n >= 0 && n <= max_batch_ && input.rows == cfg_.genes, "Vae.sample: batch shape does not match the model");
     if (n == 0) return;
     encode_sample(input, n, Mode::eval, rng, {});
-    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng);
+    decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::eval, rng, library_of(input, true));
     likelihood_sample_to_host<B, T>(decoder_, arena_, dec_, n, rng, out);
   }
 
@@ -205,6 +208,11 @@ class Vae {
     }
     B::template gaussian_latent_forward<T>(z_.col_block(0, n), kl_.segment(0, n), MatrixView<const T>(head_.col_block(0, n)),
                                            MatrixView<const T>(eps_.col_block(0, n)), cfg_.clamp);
+  }
+  // The decoder's log library sizes of a batch (empty for MeanLink::free): from the raw counts, or
+  // from the encoder input (transformed) where only that is at hand (reconstruct, sample).
+  VectorView<const T> library_of(CscView<float> x, bool transformed) {
+    return decoder_.library_of<B, T>(dec_, x, transformed && cfg_.input_transform == InputTransform::log1p);
   }
   StepStats stats(Index n, T kl_weight) {
     StepStats s;
