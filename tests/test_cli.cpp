@@ -288,6 +288,21 @@ TEST_CASE("scvae reader flags reach the reader, are recorded for evaluate, and a
   INFO(x.out);
   CHECK(x.rc == 0);
   CHECK(x.out.find("vs labels: ARI") != std::string::npos);
+  {  // evaluate --input stands in for a recorded input that is gone: the record's reader options
+     // are checked by value only, never against the recorded file
+    const std::string gone = kTmp + "/reader_flags_gone.h5ad", out_gone = out + "_gone";
+    fs::copy_file(h5ad, gone, fs::copy_options::overwrite_existing);
+    const Run t = run_scvae("train --input '" + gone + "' --matrix X --model vae --likelihood poisson --hidden 8 "
+                            "--latent 2 --epochs 1 --importance-samples 0 --threads 1 --overwrite --quiet --out '" +
+                            out_gone + "'");
+    INFO(t.out);
+    REQUIRE(t.rc == 0);
+    fs::remove(gone);
+    const Run ev = run_scvae("evaluate --checkpoint '" + out_gone + "/best.ckpt' --input '" + h5ad +
+                             "' --matrix X --importance-samples 0 --threads 1 --overwrite --out '" + out_gone + "/ev'");
+    INFO(ev.out);
+    CHECK(ev.rc == 0);
+  }
   const Run nocol = run_scvae("train --input '" + h5ad + "' --labels '" + h5ad + "' --epochs 1 --overwrite --out '" + out + "'");
   CHECK(nocol.rc == 3);
   CHECK(nocol.out.find("name an obs column (columns: group)") != std::string::npos);

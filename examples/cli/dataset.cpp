@@ -66,6 +66,35 @@ std::string* reader_field(DataSpec& s, const std::string& key) {
   if (key == "feature_type") return &s.feature_type;
   return &s.orientation;
 }
+
+bool any_reader_option(const DataSpec& spec) {
+  return !(spec.matrix.empty() && spec.genome.empty() && spec.gene_names.empty() && spec.feature_type.empty() &&
+           spec.orientation.empty());
+}
+
+// The options' values alone, without looking at the input (its format or whether it exists):
+// DataSpec::read checks a record with this, since `evaluate --input` may replace a recorded
+// input that is gone.
+scvae::ReadOptions reader_values(const DataSpec& spec) {
+  scvae::ReadOptions o;
+  if (spec.builtin()) {
+    if (any_reader_option(spec))
+      throw UsageError("--matrix, --genome, --gene-names, --feature-type, --orientation: need --input");
+    return o;
+  }
+  if (!spec.gene_names.empty()) {
+    if (spec.gene_names == "auto") o.gene_names = scvae::GeneNames::automatic;
+    else if (spec.gene_names == "id") o.gene_names = scvae::GeneNames::id;
+    else if (spec.gene_names == "symbol") o.gene_names = scvae::GeneNames::symbol;
+    else throw UsageError("--gene-names: '" + spec.gene_names + "' is not auto, id or symbol");
+  }
+  if (!spec.orientation.empty()) {
+    if (spec.orientation == "genes-by-cells") o.orientation = scvae::Orientation::genes_by_cells;
+    else if (spec.orientation == "cells-by-genes") o.orientation = scvae::Orientation::cells_by_genes;
+    else throw UsageError("--orientation: '" + spec.orientation + "' is not genes-by-cells or cells-by-genes");
+  }
+  return o;
+}
 }  // namespace
 
 void DataSpec::write(RunRecord& r) const {
@@ -115,7 +144,7 @@ DataSpec DataSpec::read(const RunRecord& r, const std::string& where) {
   try {
     s.split = parse_double_list(get("split"), "split");
     check_spec(s);
-    if (!s.builtin()) (void)reader_options(s);  // a value this version does not know; no file access
+    (void)reader_values(s);  // a value this version does not know; the input is not looked at
   } catch (const UsageError& e) {
     throw scvae::InputError(where + ": " + e.what());
   }
@@ -123,25 +152,8 @@ DataSpec DataSpec::read(const RunRecord& r, const std::string& where) {
 }
 
 scvae::ReadOptions reader_options(const DataSpec& spec) {
-  scvae::ReadOptions o;
-  const bool any = !(spec.matrix.empty() && spec.genome.empty() && spec.gene_names.empty() &&
-                     spec.feature_type.empty() && spec.orientation.empty());
-  if (spec.builtin()) {
-    if (any) throw UsageError("--matrix, --genome, --gene-names, --feature-type, --orientation: need --input");
-    return o;
-  }
-  if (!spec.gene_names.empty()) {
-    if (spec.gene_names == "auto") o.gene_names = scvae::GeneNames::automatic;
-    else if (spec.gene_names == "id") o.gene_names = scvae::GeneNames::id;
-    else if (spec.gene_names == "symbol") o.gene_names = scvae::GeneNames::symbol;
-    else throw UsageError("--gene-names: '" + spec.gene_names + "' is not auto, id or symbol");
-  }
-  if (!spec.orientation.empty()) {
-    if (spec.orientation == "genes-by-cells") o.orientation = scvae::Orientation::genes_by_cells;
-    else if (spec.orientation == "cells-by-genes") o.orientation = scvae::Orientation::cells_by_genes;
-    else throw UsageError("--orientation: '" + spec.orientation + "' is not genes-by-cells or cells-by-genes");
-  }
-  if (!any) return o;  // no file access (DataSpec::read checks a record without reading the data)
+  scvae::ReadOptions o = reader_values(spec);
+  if (spec.builtin() || !any_reader_option(spec)) return o;  // no file access
 
   // Which formats have which option: an option the format lacks would be ignored silently.
   using F = scvae::CountFormat;
