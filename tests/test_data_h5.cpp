@@ -521,6 +521,8 @@ TEST_CASE("read_h5ad_labels: categorical (anndata 0.8 and 0.7), string, numeric,
     h5::write_vector(cats.get(), "leiden", std::vector<std::int64_t>{7, 8, 9});
     h5::write_strings(obs.get(), "sample", {"s1", "s1", "", "s2", "s2"});
     h5::write_vector(obs.get(), "n_counts", std::vector<double>{1.5, 2.0, std::nan(""), 0.1, 1e20});
+    // float32 (scanpy's QC metrics): printed at float precision, 0.1f as "0.1"
+    h5::write_vector(obs.get(), "score", std::vector<float>{0.1f, 2.5f, std::nanf(""), 1e-3f, 16777216.f});
     write_bools(obs.get(), "doublet", {0, 1, 0, 0, 1});
     h5::Handle ni = h5::create_group(obs.get(), "batch");
     h5::write_string_attr(ni.get(), "encoding-type", "nullable-integer");
@@ -536,6 +538,7 @@ TEST_CASE("read_h5ad_labels: categorical (anndata 0.8 and 0.7), string, numeric,
   CHECK(pairs(read_h5ad_labels(p, "leiden")) == V{"cell1=7", "cell2=7", "cell3=8", "cell4=8", "cell5=9"});
   CHECK(pairs(read_h5ad_labels(p, "sample")) == V{"cell1=s1", "cell2=s1", "cell4=s2", "cell5=s2"});
   CHECK(pairs(read_h5ad_labels(p, "n_counts")) == V{"cell1=1.5", "cell2=2", "cell4=0.1", "cell5=1e+20"});
+  CHECK(pairs(read_h5ad_labels(p, "score")) == V{"cell1=0.1", "cell2=2.5", "cell4=0.001", "cell5=16777216"});
   CHECK(pairs(read_h5ad_labels(p, "doublet")) == V{"cell1=False", "cell2=True", "cell3=False", "cell4=False", "cell5=True"});
   CHECK(pairs(read_h5ad_labels(p, "batch")) == V{"cell1=3", "cell2=4", "cell3=5", "cell5=7"});
   CHECK(pairs(read_annotation_labels(p, "cell_type")) == pairs(read_h5ad_labels(p, "cell_type")));

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "detail/hdf5.hpp"
@@ -23,18 +24,25 @@
 namespace scvae {
 namespace data_detail {
 
-// One column's values as text; `present[i]` false = missing. Numbers print as they would in a
-// TSV written by pandas (integers exactly, floats in the shortest %.17g that round-trips).
+// One column's values as text; `present[i]` false = missing. Numbers print as in a TSV written
+// by pandas, except that whole floats drop the ".0": integers exactly, floats in the shortest %g
+// (6 to 17 digits) that reads back as the same value of the column's own width, so a float32 0.1
+// prints "0.1", not its double expansion 0.10000000149011612.
 struct ColumnText {
   std::vector<std::string> text;
   std::vector<char> present;
 };
 
-inline std::string number_text(double v) {
+template <class F>
+inline std::string number_text(F v) {
   char buf[32];
   for (int digits = 6; digits <= 17; ++digits) {
-    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-    if (std::strtod(buf, nullptr) == v) break;
+    std::snprintf(buf, sizeof buf, "%.*g", digits, double(v));
+    if constexpr (std::is_same_v<F, float>) {
+      if (std::strtof(buf, nullptr) == v) break;
+    } else if (std::strtod(buf, nullptr) == v) {
+      break;
+    }
   }
   return buf;
 }
@@ -53,7 +61,12 @@ inline ColumnText read_column_dataset(const h5::Loc& loc, const std::string& pat
   } else if (cls == H5T_INTEGER) {
     for (std::int64_t x : h5::read_vector<std::int64_t>(loc, path)) c.text.push_back(std::to_string(x));
   } else if (cls == H5T_FLOAT) {
-    for (double x : h5::read_vector<double>(loc, path)) c.text.push_back(std::isnan(x) ? std::string() : number_text(x));
+    h5::Handle ft(H5Dget_type(ds.get()), H5Tclose);
+    if (ft && H5Tget_size(ft.get()) <= sizeof(float)) {  // float32 (or float16): printed at its own precision
+      for (float x : h5::read_vector<float>(loc, path)) c.text.push_back(std::isnan(x) ? std::string() : number_text(x));
+    } else {
+      for (double x : h5::read_vector<double>(loc, path)) c.text.push_back(std::isnan(x) ? std::string() : number_text(x));
+    }
   } else if (cls == H5T_ENUM) {
     // Read as the enum's own (native) type, then name each value; HDF5 does not convert enums
     // to integers.
