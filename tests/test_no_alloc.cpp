@@ -154,9 +154,12 @@ TEST_CASE("A VAE training step allocates nothing", "[vae][alloc]") {
     cfg.latent = 4;
     cfg.dropout = 0.1;
     cfg.likelihood = {kind, Dispersion::gene};
-    Vae<B, float> vae(cfg, 50, 1);
-    INFO(to_string(kind));
-    check_allocations(allocations_in_steps(vae, data, 50));
+    for (MeanLink mean : {MeanLink::free, MeanLink::library}) {
+      cfg.mean = mean;
+      Vae<B, float> vae(cfg, 50, 1);
+      INFO(to_string(kind) << (mean == MeanLink::library ? ", library mean" : ""));
+      check_allocations(allocations_in_steps(vae, data, 50));
+    }
   }
 }
 
@@ -168,6 +171,10 @@ TEST_CASE("A GMVAE training step allocates nothing", "[gmvae][alloc]") {
   cfg.latent = 4;
   cfg.components = 5;
   cfg.learn_prior_weights = true;
-  Gmvae<B, float> m(cfg, 50, 1);
-  check_allocations(allocations_in_steps(m, data, 50));
+  for (MeanLink mean : {MeanLink::free, MeanLink::library}) {
+    cfg.mean = mean;
+    Gmvae<B, float> m(cfg, 50, 1);
+    INFO((mean == MeanLink::library ? "library mean" : "free mean"));
+    check_allocations(allocations_in_steps(m, data, 50));
+  }
 }
