@@ -434,4 +434,19 @@ TEST_CASE("Library-size mean ops: log library, log-softmax shift and its backwar
   }
   CHECK(e < 1e-12);
   CHECK(ef < 1e-4);
+
+  // Every vector width this CPU runs gives the same results up to rounding (FMA contraction).
+  for (int isa : {detail::isa_default, detail::isa_avx2, detail::isa_avx512}) {
+    if (!detail::cpu_supports_isa(isa)) continue;
+    INFO("isa " << isa);
+    std::vector<float> c(af.begin(), af.begin() + G), c0 = c, d(dyf.begin(), dyf.begin() + G), d0 = d;
+    detail::log_softmax_shift_column<float>(detail::isa_default, c0.data(), G, 1.5f);
+    detail::log_softmax_shift_column<float>(isa, c.data(), G, 1.5f);
+    detail::log_softmax_shift_backward_column<float>(detail::isa_default, d0.data(), c0.data(), G, 1.5f);
+    detail::log_softmax_shift_backward_column<float>(isa, d.data(), c0.data(), G, 1.5f);
+    for (Index i = 0; i < G; ++i) {
+      CHECK(c[i] == Approx(c0[i]).margin(1e-5));
+      CHECK(d[i] == Approx(d0[i]).margin(1e-5));
+    }
+  }
 }

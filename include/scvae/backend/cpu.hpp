@@ -25,13 +25,13 @@ extern "C" void openblas_set_num_threads(int) __attribute__((weak));  // OpenBLA
 #include "../core/error.hpp"
 #include "detail/adam_kernel.hpp"
 #include "detail/dnnl_gemm.hpp"
+#include "detail/log_softmax_kernels.hpp"
 #include "detail/sparse_kernels.hpp"
 #include "../core/random.hpp"
 #include "../core/view.hpp"
 #include "../distributions/likelihood.hpp"
 #include "../inference/gaussian.hpp"
 #include "../inference/mixture.hpp"
-#include "../math/fast_math.hpp"
 
 namespace scvae {
 
@@ -713,53 +713,26 @@ struct CpuBackend {
     }
   }
   // a[:, j] += shift[j] - logsumexp_i a[i, j]: log-softmax over the genes of each column plus its
-  // log library. The sum of exponentials accumulates in double.
+  // log library (detail/log_softmax_kernels.hpp: vectorised at the CPU's width, sums chunked
+  // into double).
   template <class T>
   static void log_softmax_shift(MatrixView<T> a, VectorView<const T> shift) {
+    const int isa = detail::cpu_isa();
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (a.cols > 1 && a.rows * a.cols >= kParallelMin)
 #endif
-    for (Index j = 0; j < a.cols; ++j) {
-      T* c = a.data + j * a.ld;
-      T m = c[0];
-      for (Index i = 1; i < a.rows; ++i) m = std::max(m, c[i]);
-      double s = 0;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : s)
-#endif
-      for (Index i = 0; i < a.rows; ++i) s += double(exp_of(c[i] - m));
-      const T d = shift[j] - (m + T(std::log(s)));
-      for (Index i = 0; i < a.rows; ++i) c[i] += d;
-    }
+    for (Index j = 0; j < a.cols; ++j) detail::log_softmax_shift_column<T>(isa, a.data + j * a.ld, a.rows, shift[j]);
   }
   // The backward of log_softmax_shift: dy[:, j] -= softmax_j * sum_i dy[i, j], with the softmax
   // recomputed from its output y as exp(y[:, j] - shift[j]).
   template <class T>
   static void log_softmax_shift_backward(MatrixView<T> dy, MatrixView<const T> y, VectorView<const T> shift) {
+    const int isa = detail::cpu_isa();
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (dy.cols > 1 && dy.rows * dy.cols >= kParallelMin)
 #endif
-    for (Index j = 0; j < dy.cols; ++j) {
-      T* d = dy.data + j * dy.ld;
-      const T* yc = y.data + j * y.ld;
-      double t = 0;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : t)
-#endif
-      for (Index i = 0; i < dy.rows; ++i) t += double(d[i]);
-      const T tt = T(t), sh = shift[j];
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-      for (Index i = 0; i < dy.rows; ++i) d[i] -= exp_of(yc[i] - sh) * tt;
-    }
-  }
-  // exp in loops: the branch-free float exp (math/fast_math.hpp, relative error <= 2e-7), which
-  // vectorises; std::exp in double.
-  template <class T>
-  static SCVAE_FAST_INLINE T exp_of(T x) {
-    if constexpr (std::is_same_v<T, float>) return math::fast::fast_exp(x);
-    else return std::exp(x);
+    for (Index j = 0; j < dy.cols; ++j)
+      detail::log_softmax_shift_backward_column<T>(isa, dy.data + j * dy.ld, y.data + j * y.ld, dy.rows, shift[j]);
   }
 
   // ---- Gaussian-mixture VAE (models/gmvae.hpp) ----------------------------------------------
