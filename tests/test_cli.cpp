@@ -372,14 +372,14 @@ TEST_CASE("scvae --min-counts drops cells before the split; evaluate drops the s
   CHECK(neg.out.find("--min-counts: must be >= 0") != std::string::npos);
 }
 
-TEST_CASE("scvae train --mean library (scVI's library-size mean): evaluate rebuilds it from the checkpoint", "[cli]") {
+TEST_CASE("scvae train --mean library (scVI's library-size mean) and --dropout: evaluate rebuilds the model from the checkpoint", "[cli]") {
   const std::string out = kTmp + "/mean_library";
-  const Run r = run_scvae("train --input '" + simulated() + "' --mean library --model vae --likelihood nb --dispersion gene "
-                          "--hidden 8 --latent 2 --epochs 2 --importance-samples 0 --threads 1 --overwrite --out '" + out +
-                          "'");
+  const Run r = run_scvae("train --input '" + simulated() + "' --mean library --dropout 0.1 --model vae --likelihood nb "
+                          "--dispersion gene --hidden 8 --latent 2 --epochs 2 --importance-samples 0 --threads 1 --overwrite "
+                          "--out '" + out + "'");
   INFO(r.out);
   REQUIRE(r.rc == 0);
-  CHECK(r.out.find("mean = library x softmax") != std::string::npos);
+  CHECK(r.out.find("mean = library x softmax, dropout 0.1") != std::string::npos);
   CHECK(slurp(out + "/config.txt").find("mean=library\n") != std::string::npos);
   const auto at = r.out.find("test ELBO ");
   REQUIRE(at != std::string::npos);
@@ -392,6 +392,9 @@ TEST_CASE("scvae train --mean library (scVI's library-size mean): evaluate rebui
   const Run bad = run_scvae("train --mean softmax --overwrite --out '" + out + "'");
   CHECK(bad.rc == 2);
   CHECK(bad.out.find("--mean") != std::string::npos);
+  const Run bad_dropout = run_scvae("train --dropout 1 --overwrite --out '" + out + "'");
+  CHECK(bad_dropout.rc == 2);
+  CHECK(bad_dropout.out.find("--dropout: must be in [0, 1)") != std::string::npos);
 }
 
 TEST_CASE("scvae grid-search ranks the grid by validation ELBO", "[cli]") {

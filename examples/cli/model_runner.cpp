@@ -25,6 +25,7 @@ void ModelSpec::validate() const {
   if (dispersion != "gene" && dispersion != "gene-cell")
     throw UsageError("--dispersion: expected gene or gene-cell, got '" + dispersion + "'");
   if (mean != "free" && mean != "library") throw UsageError("--mean: expected free or library, got '" + mean + "'");
+  if (!(dropout >= 0 && dropout < 1)) throw UsageError("--dropout: must be in [0, 1)");
   if (hidden.empty()) throw UsageError("--hidden: needs at least one layer size");
   if (latent <= 0) throw UsageError("--latent: must be positive");
   if (kind == "gmvae" && components <= 0) throw UsageError("--components: must be positive");
@@ -36,6 +37,7 @@ std::string ModelSpec::describe() const {
   std::string s = kind + " " + likelihood;
   if (likelihood == "nb" || likelihood == "zinb") s += " (" + dispersion + " dispersion)";
   if (mean == "library") s += ", mean = library x softmax";
+  if (dropout > 0) s += ", dropout " + format_number(dropout, 6);
   s += ", hidden " + h + ", latent " + std::to_string(latent);
   if (kind == "gmvae") s += ", " + std::to_string(components) + " components";
   return s;
@@ -110,6 +112,7 @@ Config make_config(const ModelSpec& s, Index genes) {
   c.latent = s.latent;
   c.likelihood = {scvae::parse_likelihood(s.likelihood), scvae::parse_dispersion(s.dispersion)};
   c.mean = s.mean == "library" ? scvae::MeanLink::library : scvae::MeanLink::free;
+  c.dropout = s.dropout;
   if constexpr (std::is_same_v<Config, scvae::GmvaeConfig>) c.components = s.components;
   return c;
 }

@@ -20,6 +20,7 @@ struct ModelSpec {
   std::string likelihood = "zinb";       // poisson | nb | zip | zinb
   std::string dispersion = "gene-cell";  // gene | gene-cell
   std::string mean = "free";             // free | library (scVI: library x softmax over genes)
+  double dropout = 0;                    // dropout rate after each hidden layer, in [0, 1)
   std::vector<long> hidden{250, 250};
   long latent = 25;
   long components = 10;                  // GMVAE only

@@ -56,6 +56,9 @@ void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
                   "over genes; with poisson, scVAE's constrained Poisson)")
       ->check(CLI::IsMember({"free", "library"}))
       ->capture_default_str();
+  app->add_option("--dropout", f.model.dropout,
+                  "Dropout rate after each hidden layer of the encoder and decoder, as scVAE's option (0 = off)")
+      ->capture_default_str();
   f.components = app->add_option("--components", f.model.components,
                                  "GMVAE mixture components K (default 10; 5 on the built-in data)");
   f.epochs = app->add_option("--epochs", f.fit.epochs,

@@ -86,6 +86,7 @@ int run_train(TrainArgs& a) {
   rec["likelihood"] = f.model.likelihood;
   rec["dispersion"] = f.model.dispersion;
   rec["mean"] = f.model.mean;
+  rec["dropout"] = format_number(f.model.dropout, 17);
   rec["hidden"] = f.hidden_text;
   rec["latent"] = std::to_string(f.model.latent);
   rec["components"] = std::to_string(f.model.components);
