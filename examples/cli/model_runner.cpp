@@ -38,6 +38,7 @@ std::string ModelSpec::describe() const {
   if (likelihood == "nb" || likelihood == "zinb") s += " (" + dispersion + " dispersion)";
   if (mean == "library") s += ", mean = library x softmax";
   if (dropout > 0) s += ", dropout " + format_number(dropout, 6);
+  if (batch_norm_scale) s += ", BatchNorm with scale";
   s += ", hidden " + h + ", latent " + std::to_string(latent);
   if (kind == "gmvae") s += ", " + std::to_string(components) + " components";
   return s;
@@ -49,6 +50,7 @@ void FitSettings::validate() const {
   if (!(learning_rate > 0) || !std::isfinite(learning_rate)) throw UsageError("--learning-rate: must be positive");
   if (!(weight_decay >= 0)) throw UsageError("--weight-decay: must be >= 0");
   if (!(clip >= 0)) throw UsageError("--clip: must be >= 0 (0 = no clipping)");
+  if (!(adam_eps > 0) || !std::isfinite(adam_eps)) throw UsageError("--adam-eps: must be positive");
   if (kl_warmup < 0) throw UsageError("--kl-warmup: must be >= 0");
   if (mixture_init < 0) throw UsageError("--mixture-init: must be >= 0");
   if (early_stopping < 0) throw UsageError("--early-stopping: must be >= 0 (0 = off)");
@@ -66,6 +68,7 @@ scvae::TrainOptions make_train_options(const FitSettings& fit, bool mixture, con
   opt.adam.learning_rate = fit.learning_rate;
   opt.adam.weight_decay = fit.weight_decay;
   opt.adam.clip_value = fit.clip;
+  opt.adam.eps = fit.adam_eps;
   opt.checkpoint_dir = fit.checkpoint_dir;
   opt.should_stop = [] { return interrupted(); };
   auto best = std::make_shared<double>(-INFINITY);
@@ -113,6 +116,7 @@ Config make_config(const ModelSpec& s, Index genes) {
   c.likelihood = {scvae::parse_likelihood(s.likelihood), scvae::parse_dispersion(s.dispersion)};
   c.mean = s.mean == "library" ? scvae::MeanLink::library : scvae::MeanLink::free;
   c.dropout = s.dropout;
+  c.batch_norm_scale = s.batch_norm_scale;
   if constexpr (std::is_same_v<Config, scvae::GmvaeConfig>) c.components = s.components;
   return c;
 }

@@ -21,6 +21,7 @@ struct ModelSpec {
   std::string dispersion = "gene-cell";  // gene | gene-cell
   std::string mean = "free";             // free | library (scVI: library x softmax over genes)
   double dropout = 0;                    // dropout rate after each hidden layer, in [0, 1)
+  bool batch_norm_scale = false;         // BatchNorm with a learned scale (scvi-tools); scVAE centres only
   std::vector<long> hidden{250, 250};
   long latent = 25;
   long components = 10;                  // GMVAE only
@@ -35,6 +36,7 @@ struct FitSettings {
   double learning_rate = 1e-4;
   double weight_decay = 0;
   double clip = 1;          // element-wise gradient clipping; 0 = off
+  double adam_eps = 1e-8;   // Adam's epsilon (torch's and scVAE's default; scvi-tools uses 0.01)
   int kl_warmup = 0;        // epochs
   int mixture_init = 0;     // GMVAE: re-initialise the mixture from k-means after this many epochs; 0 = off
   int early_stopping = 0;   // stop after this many epochs without a better validation ELBO; 0 = off

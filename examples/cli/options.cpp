@@ -59,6 +59,8 @@ void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
   app->add_option("--dropout", f.model.dropout,
                   "Dropout rate after each hidden layer of the encoder and decoder, as scVAE's option (0 = off)")
       ->capture_default_str();
+  app->add_flag("--batch-norm-scale", f.model.batch_norm_scale,
+                "BatchNorm layers learn a scale too (scvi-tools' BatchNorm1d); scVAE's only centre");
   f.components = app->add_option("--components", f.model.components,
                                  "GMVAE mixture components K (default 10; 5 on the built-in data)");
   f.epochs = app->add_option("--epochs", f.fit.epochs,
@@ -68,6 +70,7 @@ void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
                                     "Adam learning rate (default 1e-4 as scVAE; 1e-2 on the built-in data)");
   app->add_option("--weight-decay", f.fit.weight_decay, "L2 weight decay")->capture_default_str();
   app->add_option("--clip", f.fit.clip, "Element-wise gradient clipping to [-C, C]; 0 = off")->capture_default_str();
+  app->add_option("--adam-eps", f.fit.adam_eps, "Adam's epsilon (scvi-tools uses 0.01)")->capture_default_str();
   f.kl_warmup = app->add_option("--kl-warmup", f.fit.kl_warmup,
                                 "KL warm-up epochs: weight min(epoch / W, 1) (default 0; 10 on the built-in data)");
   f.mixture_init = app->add_option(

@@ -78,6 +78,7 @@ int run_train(TrainArgs& a) {
   if (f.fit.mixture_init > 0) std::fprintf(stderr, ", mixture re-initialised after epoch %d", f.fit.mixture_init);
   if (f.fit.early_stopping > 0)
     std::fprintf(stderr, ", early stopping after %d epoch(s) without a better ELBO", f.fit.early_stopping);
+  if (f.fit.adam_eps != 1e-8) std::fprintf(stderr, ", Adam eps %g", f.fit.adam_eps);
   std::fprintf(stderr, "%s\n", f.data.builtin() ? " (built-in data defaults, docs/cli.md)" : "");
 
   RunRecord rec;
@@ -87,6 +88,8 @@ int run_train(TrainArgs& a) {
   rec["dispersion"] = f.model.dispersion;
   rec["mean"] = f.model.mean;
   rec["dropout"] = format_number(f.model.dropout, 17);
+  rec["batch_norm_scale"] = f.model.batch_norm_scale ? "1" : "0";
+  rec["adam_eps"] = format_number(f.fit.adam_eps, 17);
   rec["hidden"] = f.hidden_text;
   rec["latent"] = std::to_string(f.model.latent);
   rec["components"] = std::to_string(f.model.components);
