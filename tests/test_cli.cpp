@@ -372,14 +372,15 @@ TEST_CASE("scvae --min-counts drops cells before the split; evaluate drops the s
   CHECK(neg.out.find("--min-counts: must be >= 0") != std::string::npos);
 }
 
-TEST_CASE("scvae train --mean library (scVI's library-size mean), --dropout, --batch-norm-scale, --adam-eps: evaluate rebuilds the model from the checkpoint", "[cli]") {
+TEST_CASE("scvae train --mean library, --dropout(-encoder-only), --batch-norm-scale, --adam-eps: evaluate rebuilds the model",
+          "[cli]") {
   const std::string out = kTmp + "/mean_library";
-  const Run r = run_scvae("train --input '" + simulated() + "' --mean library --dropout 0.1 --batch-norm-scale --adam-eps 0.01 "
-                          "--model vae --likelihood nb --dispersion gene --hidden 8 --latent 2 --epochs 2 --importance-samples 0 --threads 1 --overwrite "
-                          "--out '" + out + "'");
+  const Run r = run_scvae("train --input '" + simulated() + "' --mean library --dropout 0.1 --dropout-encoder-only "
+                          "--batch-norm-scale --adam-eps 0.01 --model vae --likelihood nb --dispersion gene --hidden 8 "
+                          "--latent 2 --epochs 2 --importance-samples 0 --threads 1 --overwrite --out '" + out + "'");
   INFO(r.out);
   REQUIRE(r.rc == 0);
-  CHECK(r.out.find("mean = library x softmax, dropout 0.1, BatchNorm with scale") != std::string::npos);
+  CHECK(r.out.find("mean = library x softmax, dropout 0.1 (encoders only), BatchNorm with scale") != std::string::npos);
   CHECK(r.out.find("Adam eps 0.01") != std::string::npos);
   CHECK(slurp(out + "/config.txt").find("mean=library\n") != std::string::npos);
   const auto at = r.out.find("test ELBO ");

@@ -177,6 +177,17 @@ TEST_CASE("VAE with the library-size mean (scVI): whole-ELBO gradient, mean = li
   cfg.write(kv_free);
   CHECK_FALSE(kv_free.has("mean"));
   CHECK(VaeConfig::read(kv_free).mean == MeanLink::free);
+  // Dropout in the encoder only (scVI): the decoder's MLP has none; the key is written only then.
+  cfg.dropout = 0.1;
+  CHECK_FALSE(kv_free.has("decoder_dropout"));
+  CHECK(cfg.decoder_options().dropout == 0.1);
+  cfg.decoder_dropout = false;
+  CHECK(cfg.decoder_options().dropout == 0.0);
+  CHECK(cfg.encoder_options().dropout == 0.1);
+  detail::KeyValues kv_enc;
+  cfg.write(kv_enc);
+  CHECK(kv_enc.has("decoder_dropout"));
+  CHECK_FALSE(VaeConfig::read(kv_enc).decoder_dropout);
 }
 
 TEST_CASE("VAE: loss equals the hand-assembled ELBO, evaluation and importance sampling", "[vae]") {

@@ -37,7 +37,7 @@ std::string ModelSpec::describe() const {
   std::string s = kind + " " + likelihood;
   if (likelihood == "nb" || likelihood == "zinb") s += " (" + dispersion + " dispersion)";
   if (mean == "library") s += ", mean = library x softmax";
-  if (dropout > 0) s += ", dropout " + format_number(dropout, 6);
+  if (dropout > 0) s += ", dropout " + format_number(dropout, 6) + (dropout_encoder_only ? " (encoders only)" : "");
   if (batch_norm_scale) s += ", BatchNorm with scale";
   s += ", hidden " + h + ", latent " + std::to_string(latent);
   if (kind == "gmvae") s += ", " + std::to_string(components) + " components";
@@ -116,6 +116,7 @@ Config make_config(const ModelSpec& s, Index genes) {
   c.likelihood = {scvae::parse_likelihood(s.likelihood), scvae::parse_dispersion(s.dispersion)};
   c.mean = s.mean == "library" ? scvae::MeanLink::library : scvae::MeanLink::free;
   c.dropout = s.dropout;
+  c.decoder_dropout = !s.dropout_encoder_only;
   c.batch_norm_scale = s.batch_norm_scale;
   if constexpr (std::is_same_v<Config, scvae::GmvaeConfig>) c.components = s.components;
   return c;

@@ -21,6 +21,7 @@ struct ModelSpec {
   std::string dispersion = "gene-cell";  // gene | gene-cell
   std::string mean = "free";             // free | library (scVI: library x softmax over genes)
   double dropout = 0;                    // dropout rate after each hidden layer, in [0, 1)
+  bool dropout_encoder_only = false;     // no dropout in the decoder (scvi-tools' SCVI)
   bool batch_norm_scale = false;         // BatchNorm with a learned scale (scvi-tools); scVAE centres only
   std::vector<long> hidden{250, 250};
   long latent = 25;

@@ -59,6 +59,8 @@ void add_training_flags(CLI::App* app, TrainingFlags& f, bool grid_search) {
   app->add_option("--dropout", f.model.dropout,
                   "Dropout rate after each hidden layer of the encoder and decoder, as scVAE's option (0 = off)")
       ->capture_default_str();
+  app->add_flag("--dropout-encoder-only", f.model.dropout_encoder_only,
+                "--dropout in the encoders only, not the decoder (scvi-tools' SCVI)");
   app->add_flag("--batch-norm-scale", f.model.batch_norm_scale,
                 "BatchNorm layers learn a scale too (scvi-tools' BatchNorm1d); scVAE's only centre");
   f.components = app->add_option("--components", f.model.components,

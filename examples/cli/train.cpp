@@ -89,6 +89,7 @@ int run_train(TrainArgs& a) {
   rec["mean"] = f.model.mean;
   rec["dropout"] = format_number(f.model.dropout, 17);
   rec["batch_norm_scale"] = f.model.batch_norm_scale ? "1" : "0";
+  rec["dropout_encoder_only"] = f.model.dropout_encoder_only ? "1" : "0";
   rec["adam_eps"] = format_number(f.fit.adam_eps, 17);
   rec["hidden"] = f.hidden_text;
   rec["latent"] = std::to_string(f.model.latent);

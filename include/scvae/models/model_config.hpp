@@ -29,6 +29,7 @@ struct ModelConfig {
   bool batch_norm = true;
   bool batch_norm_scale = false;
   double dropout = 0.0;
+  bool decoder_dropout = true;  // false: dropout in the encoders only (scvi-tools' SCVI)
   InputTransform input_transform = InputTransform::log1p;
   LatentClamp clamp{};
   MeanLink mean = MeanLink::free;
@@ -59,6 +60,7 @@ struct ModelConfig {
   MlpOptions decoder_options() const {
     MlpOptions o = encoder_options();
     o.hidden.assign(hidden.rbegin(), hidden.rend());
+    if (!decoder_dropout) o.dropout = 0.0;
     return o;
   }
   // Fields in a fixed order: a checkpoint is restored only into an identical configuration.
@@ -76,8 +78,9 @@ struct ModelConfig {
     kv.set("input_transform", std::string(input_transform == InputTransform::log1p ? "log1p" : "none"));
     kv.set("lv_min", clamp.lv_min);
     kv.set("lv_max", clamp.lv_max);
-    // Only when not the default: checkpoints written before the option exist keep their text.
+    // Only when not the default: checkpoints written before these options keep their text.
     if (mean == MeanLink::library) kv.set("mean", std::string("library"));
+    if (!decoder_dropout) kv.set("decoder_dropout", false);
   }
   void read_common(const detail::KeyValues& kv) {
     genes = kv.integer("genes");
@@ -91,6 +94,7 @@ struct ModelConfig {
     input_transform = kv.str("input_transform") == "log1p" ? InputTransform::log1p : InputTransform::none;
     clamp.lv_min = kv.num("lv_min");
     clamp.lv_max = kv.num("lv_max");
+    decoder_dropout = !kv.has("decoder_dropout") || kv.flag("decoder_dropout");
     mean = MeanLink::free;
     if (kv.has("mean")) {
       const std::string m = kv.str("mean");
