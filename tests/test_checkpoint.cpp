@@ -163,18 +163,22 @@ struct EditedConfigVae {
     vae.write_config(full);
     std::istringstream in(full.text());
     std::string line;
+    bool found = false;
     while (std::getline(in, line)) {
       const auto eq = line.find('=');
       const std::string k = line.substr(0, eq);
+      found = found || k == key;
       if (k != key) kv.set(k, line.substr(eq + 1));
       else if (!value.empty()) kv.set(k, value);
     }
+    if (!found && !value.empty()) kv.set(key, value);  // a field this version does not write
   }
 };
 
 }  // namespace
 
-TEST_CASE("A checkpoint whose configuration lacks or breaks a field is a CheckpointError naming both", "[checkpoint]") {
+TEST_CASE("A checkpoint whose configuration lacks, breaks or adds a field is a CheckpointError naming both",
+          "[checkpoint]") {
   using Model = Vae<B, float>;
   Model vae(small_config(), 8, 1);
   const std::string path = tmp_path("edited_config.ckpt");
@@ -182,7 +186,8 @@ TEST_CASE("A checkpoint whose configuration lacks or breaks a field is a Checkpo
            {"latent", "", "missing field 'latent'"},
            {"dropout", "", "missing field 'dropout'"},
            {"latent", "x", "'latent' is not a number"},
-           {"latent", "0", "latent must be positive"}}) {
+           {"latent", "0", "latent must be positive"},
+           {"px_scale_floor", "1e-4", "unknown field 'px_scale_floor'"}}) {
     INFO(key << "=" << value);
     EditedConfigVae edited{vae, key, value};
     save_checkpoint(path, edited, nullptr);

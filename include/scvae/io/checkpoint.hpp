@@ -49,7 +49,11 @@ struct Checkpoint {
   Config model_config() const {
     const std::string where = "scvae: checkpoint '" + path + "' config";
     try {
-      return Config::read(detail::KeyValues::parse(config, where));
+      const auto kv = detail::KeyValues::parse(config, where);
+      Config c = Config::read(kv);
+      if (const auto extra = kv.unread(); !extra.empty())
+        throw InputError(where + ": unknown field '" + extra[0] + "' (written by a newer scvae, or edited)");
+      return c;
     } catch (const InputError& e) {
       std::string msg = e.what();
       if (msg.rfind(where, 0) != 0) msg = where + ": " + (msg.rfind("scvae: ", 0) == 0 ? msg.substr(7) : msg);

@@ -2,6 +2,7 @@
 // Model configurations are stored in checkpoints as "key=value" lines: human-readable, diffable,
 // and checked field by field on load.
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -55,7 +56,16 @@ class KeyValues {
   const std::string& str(const std::string& k) const {
     auto it = values_.find(k);
     if (it == values_.end()) throw InputError(where_ + ": missing field '" + k + "'");
+    read_.insert(k);
     return it->second;
+  }
+  // Keys present but never read: a field this version does not know (a newer writer's option),
+  // which a reader must refuse rather than build a different model.
+  std::vector<std::string> unread() const {
+    std::vector<std::string> v;
+    for (const auto& kv : values_)
+      if (!read_.count(kv.first)) v.push_back(kv.first);
+    return v;
   }
   bool has(const std::string& k) const { return values_.count(k) > 0; }
   double num(const std::string& k) const {
@@ -86,6 +96,7 @@ class KeyValues {
 
  private:
   std::map<std::string, std::string> values_;
+  mutable std::set<std::string> read_;
   std::vector<std::string> order_;
   std::string where_ = "config";
 };
