@@ -124,11 +124,8 @@ inline CellLabels collect_labels(std::vector<std::string> cells, const ColumnTex
   return out;
 }
 
-inline std::string list_names(std::vector<std::string> names) {
-  if (names.empty()) return "none";
-  std::string s;
-  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
-  return s;
+inline std::string list_names(const std::vector<std::string>& names) {
+  return names.empty() ? "none" : join_names(names);
 }
 
 inline CellLabels read_h5ad_labels_file(hid_t file, const std::string& name, const std::string& column) {

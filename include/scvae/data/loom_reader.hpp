@@ -121,8 +121,7 @@ inline CsrMatrix read_loom_file(hid_t file, const std::string& name, const ReadO
       std::string list;
       if (h5::exists(file, "layers") && h5::object_type(file, "layers") == H5I_GROUP) {
         h5::Handle g = h5::open_group(root, "layers");
-        for (const auto& l : h5::child_objects(h5::Loc{g.get(), name, "/layers"}, H5I_DATASET))
-          list += (list.empty() ? "" : ", ") + l;
+        list = join_names(h5::child_objects(h5::Loc{g.get(), name, "/layers"}, H5I_DATASET));
       }
       fail(name, "no layer /" + path + " (layers in this file: " + (list.empty() ? "none" : list) + ")");
     }

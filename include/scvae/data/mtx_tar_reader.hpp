@@ -110,24 +110,25 @@ inline CsrMatrix read_10x_mtx_tar_source(const ArchiveOpener& open_archive, cons
     }
   }
 
-  std::string all, matching;
+  std::vector<std::string> all, matching;
   std::vector<TarTenxFolder*> chosen;
   for (auto& f : folders) {
     if (!f.has_matrix) continue;
-    all += (all.empty() ? "" : ", ") + f.shown();
+    all.push_back(f.shown());
     if (wanted(f)) {
-      matching += (matching.empty() ? "" : ", ") + f.shown();
+      matching.push_back(f.shown());
       chosen.push_back(&f);
     }
   }
   if (all.empty()) fail(archive, "no 10x matrix folder in this archive (no matrix.mtx[.gz] in any folder)");
   if (chosen.empty())
-    fail(archive, "no 10x matrix folder named '" + opt.genome + "' in this archive; its folders: " + all);
+    fail(archive, "no 10x matrix folder named '" + opt.genome + "' in this archive; its folders: " + join_names(all));
   if (chosen.size() > 1) {
     if (opt.genome.empty())
-      fail(archive, "several 10x matrix folders (" + all + "): set ReadOptions::genome (--genome) to the one to read");
-    fail(archive,
-         "several 10x matrix folders named '" + opt.genome + "' (" + matching + "): give the folder's full path");
+      fail(archive, "several 10x matrix folders (" + join_names(all) +
+                        "): set ReadOptions::genome (--genome) to the one to read");
+    fail(archive, "several 10x matrix folders named '" + opt.genome + "' (" + join_names(matching) +
+                      "): give the folder's full path");
   }
   TarTenxFolder& f = *chosen[0];
   if (f.rank[tenx_features] == TarTenxFolder::kNone)

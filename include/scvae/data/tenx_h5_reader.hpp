@@ -31,11 +31,7 @@ inline CsrMatrix read_10x_h5_file(hid_t file, const std::string& name, const Rea
     if (groups.empty())
       fail(name, std::string("no 10x matrix group (expected /matrix or /<genome> with data, indices, indptr, barcodes)") +
                      (h5::exists(file, "obs") ? "; this looks like an AnnData file: use read_h5ad" : ""));
-    if (groups.size() > 1) {
-      std::string list;
-      for (const auto& g : groups) list += (list.empty() ? "" : ", ") + g;
-      fail(name, "several genome groups (" + list + "): set ReadOptions::genome");
-    }
+    if (groups.size() > 1) fail(name, "several genome groups (" + join_names(groups) + "): set ReadOptions::genome");
     group = groups[0];
   }
   h5::Handle gh = h5::open_group(root, group);

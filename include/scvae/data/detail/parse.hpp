@@ -123,6 +123,13 @@ inline std::string lower(std::string_view s) {
   return r;
 }
 
+// "a, b, c" for an error message listing what a file has (layers, genomes, columns); "" for none.
+inline std::string join_names(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
 // Shortens a field for an error message.
 // Control bytes (ESC, NUL, DEL, ...) are written as \xNN: a binary file's error message must not
 // drive the terminal or be cut short at a NUL. UTF-8 names pass unchanged.
