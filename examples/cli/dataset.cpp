@@ -51,25 +51,9 @@ void check_spec(const DataSpec& s) {
   // config.txt holds one key=value a line
   if (s.input.find_first_of("\r\n") != std::string::npos) throw UsageError("--input: a path with a line break");
   if (s.labels.find_first_of("\r\n") != std::string::npos) throw UsageError("--labels: a path with a line break");
-  for (const auto& [flag, value] : {std::pair<const char*, const std::string&>{"--matrix", s.matrix},
-                                    {"--genome", s.genome},
-                                    {"--feature-type", s.feature_type}})
-    if (value.find_first_of("\r\n") != std::string::npos) throw UsageError(std::string(flag) + ": a value with a line break");
-}
-
-// Reader options recorded in config.txt; runs recorded before they existed lack them (defaults).
-constexpr const char* kReaderKeys[] = {"matrix", "genome", "gene_names", "feature_type", "orientation"};
-std::string* reader_field(DataSpec& s, const std::string& key) {
-  if (key == "matrix") return &s.matrix;
-  if (key == "genome") return &s.genome;
-  if (key == "gene_names") return &s.gene_names;
-  if (key == "feature_type") return &s.feature_type;
-  return &s.orientation;
-}
-
-bool any_reader_option(const DataSpec& spec) {
-  return !(spec.matrix.empty() && spec.genome.empty() && spec.gene_names.empty() && spec.feature_type.empty() &&
-           spec.orientation.empty());
+  for (const auto& f : kReaderFields)
+    if ((s.*f.member).find_first_of("\r\n") != std::string::npos)
+      throw UsageError(std::string(f.flag) + ": a value with a line break");
 }
 
 // The options' values alone, without looking at the input (its format or whether it exists):
@@ -78,7 +62,7 @@ bool any_reader_option(const DataSpec& spec) {
 scvae::ReadOptions reader_values(const DataSpec& spec) {
   scvae::ReadOptions o;
   if (spec.builtin()) {
-    if (any_reader_option(spec))
+    if (spec.any_reader_option())
       throw UsageError("--matrix, --genome, --gene-names, --feature-type, --orientation: need --input");
     return o;
   }
@@ -97,6 +81,15 @@ scvae::ReadOptions reader_values(const DataSpec& spec) {
 }
 }  // namespace
 
+bool DataSpec::any_reader_option() const {
+  for (const auto& f : kReaderFields)
+    if (!(this->*f.member).empty()) return true;
+  return false;
+}
+void DataSpec::clear_reader_options() {
+  for (const auto& f : kReaderFields) (this->*f.member).clear();
+}
+
 void DataSpec::write(RunRecord& r) const {
   r["input"] = builtin() ? kBuiltinName : std::filesystem::absolute(input).string();
   // The labels' file as an absolute path too: `evaluate` may run from another directory.
@@ -111,8 +104,7 @@ void DataSpec::write(RunRecord& r) const {
   r["min_counts"] = std::to_string(min_counts);
   r["split"] = format_number(split[0], 17) + "," + format_number(split[1], 17) + "," + format_number(split[2], 17);
   r["split_seed"] = std::to_string(split_seed);
-  DataSpec copy = *this;
-  for (const char* k : kReaderKeys) r[k] = *reader_field(copy, k);
+  for (const auto& f : kReaderFields) r[f.key] = this->*f.member;  // older records lack them: defaults
 }
 
 DataSpec DataSpec::read(const RunRecord& r, const std::string& where) {
@@ -139,8 +131,8 @@ DataSpec DataSpec::read(const RunRecord& r, const std::string& where) {
     s.min_counts = static_cast<long>(mc);
   }
   s.split_seed = static_cast<std::uint64_t>(seed);
-  for (const char* k : kReaderKeys)
-    if (const auto it = r.find(k); it != r.end()) *reader_field(s, k) = it->second;
+  for (const auto& f : kReaderFields)
+    if (const auto it = r.find(f.key); it != r.end()) s.*f.member = it->second;
   try {
     s.split = parse_double_list(get("split"), "split");
     check_spec(s);
@@ -153,7 +145,7 @@ DataSpec DataSpec::read(const RunRecord& r, const std::string& where) {
 
 scvae::ReadOptions reader_options(const DataSpec& spec) {
   scvae::ReadOptions o = reader_values(spec);
-  if (spec.builtin() || !any_reader_option(spec)) return o;  // no file access
+  if (spec.builtin() || !spec.any_reader_option()) return o;  // no file access
 
   // Which formats have which option: an option the format lacks would be ignored silently.
   using F = scvae::CountFormat;
@@ -205,7 +197,9 @@ Dataset load_dataset(const DataSpec& spec, bool verbose) {
   prep.min_total_count = static_cast<double>(spec.min_counts);
   const scvae::Index n_read = raw.n_rows;
   // Cells below --min-counts leave before anything else sees the data; too few left is the input's fault.
-  const auto kept = static_cast<scvae::Index>(scvae::cells_with_min_total(raw, prep.min_total_count).size());
+  const auto kept = spec.min_counts > 0
+                        ? static_cast<scvae::Index>(scvae::cells_with_min_total(raw, prep.min_total_count).size())
+                        : n_read;
   if (kept < 2)
     throw scvae::InputError("scvae: " + d.description + ": " + std::to_string(kept) + " of " + std::to_string(n_read) +
                             " cells have at least --min-counts " + std::to_string(spec.min_counts) +

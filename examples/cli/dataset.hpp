@@ -28,10 +28,24 @@ struct DataSpec {
   std::string orientation;   // .mtx and dense tables: genes-by-cells or cells-by-genes
 
   bool builtin() const { return input.empty(); }
-  void clear_reader_options() { matrix = genome = gene_names = feature_type = orientation = ""; }
+  bool any_reader_option() const;
+  void clear_reader_options();
   void write(RunRecord& r) const;
   static DataSpec read(const RunRecord& r, const std::string& where);
 };
+
+// The reader fields with their config.txt keys and flags, for the code that treats them alike
+// (record, read back, clear, override in evaluate, check).
+struct ReaderField {
+  const char* key;
+  const char* flag;
+  std::string DataSpec::*member;
+};
+inline constexpr ReaderField kReaderFields[] = {{"matrix", "--matrix", &DataSpec::matrix},
+                                               {"genome", "--genome", &DataSpec::genome},
+                                               {"gene_names", "--gene-names", &DataSpec::gene_names},
+                                               {"feature_type", "--feature-type", &DataSpec::feature_type},
+                                               {"orientation", "--orientation", &DataSpec::orientation}};
 
 struct Dataset {
   scvae::CsrMatrix counts;               // cells x genes, after gene selection

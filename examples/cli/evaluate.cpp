@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
-#include <utility>
 
 #include <CLI/CLI.hpp>
 
@@ -60,10 +59,8 @@ int run_evaluate(EvaluateArgs& a) {
     if (a.labels.empty()) spec.labels.clear();  // the recorded labels belong to the recorded input
     spec.clear_reader_options();                 // and so do the recorded reader options
   }
-  for (auto [field, given] : {std::pair{&spec.matrix, &a.reader.matrix}, {&spec.genome, &a.reader.genome},
-                              {&spec.gene_names, &a.reader.gene_names}, {&spec.feature_type, &a.reader.feature_type},
-                              {&spec.orientation, &a.reader.orientation}})
-    if (!given->empty()) *field = *given;
+  for (const auto& f : kReaderFields)
+    if (!(a.reader.*f.member).empty()) spec.*f.member = a.reader.*f.member;
   (void)reader_options(spec);  // an option the input's format lacks, before --out is touched
   if (!a.labels.empty()) spec.labels = a.labels;
   if (a.top_genes != EvaluateArgs::kAsRecorded) spec.top_genes = a.top_genes;
