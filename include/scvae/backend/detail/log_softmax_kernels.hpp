@@ -26,6 +26,25 @@ SCVAE_FAST_INLINE T exp_in_loop(T x) {
   else return std::exp(x);
 }
 
+// sum_i x[i] (Exp: sum_i exp(x[i] - m)) over [0, n): in T over chunks of 256, the chunks in double.
+template <bool Exp, class T>
+SCVAE_FAST_INLINE double chunked_sum(const T* x, Index n, T m = T(0)) {
+  double s = 0;
+  for (Index i0 = 0; i0 < n; i0 += 256) {
+    const Index i1 = std::min(n, i0 + 256);
+    T part = T(0);
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : part)
+#endif
+    for (Index i = i0; i < i1; ++i) {
+      if constexpr (Exp) part += exp_in_loop(x[i] - m);
+      else part += x[i];
+    }
+    s += double(part);
+  }
+  return s;
+}
+
 // c[i] += shift - logsumexp(c[0 .. rows)).
 template <class T>
 struct LogSoftmaxShiftColumn {
@@ -35,17 +54,7 @@ struct LogSoftmaxShiftColumn {
 #pragma omp simd reduction(max : m)
 #endif
     for (Index i = 1; i < rows; ++i) m = c[i] > m ? c[i] : m;  // a NaN reaches the sum below
-    double s = 0;
-    for (Index i0 = 0; i0 < rows; i0 += 256) {
-      const Index i1 = std::min(rows, i0 + 256);
-      T part = T(0);
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : part)
-#endif
-      for (Index i = i0; i < i1; ++i) part += exp_in_loop(c[i] - m);
-      s += double(part);
-    }
-    const T d = shift - (m + T(std::log(s)));
+    const T d = shift - (m + T(std::log(chunked_sum<true>(c, rows, m))));
 #ifdef _OPENMP
 #pragma omp simd
 #endif
@@ -57,17 +66,7 @@ struct LogSoftmaxShiftColumn {
 template <class T>
 struct LogSoftmaxShiftBackwardColumn {
   static SCVAE_ISA_BODY void run(T* d, const T* y, Index rows, T shift) {
-    double t = 0;
-    for (Index i0 = 0; i0 < rows; i0 += 256) {
-      const Index i1 = std::min(rows, i0 + 256);
-      T part = T(0);
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : part)
-#endif
-      for (Index i = i0; i < i1; ++i) part += d[i];
-      t += double(part);
-    }
-    const T tt = T(t);
+    const T tt = T(chunked_sum<false>(d, rows));
 #ifdef _OPENMP
 #pragma omp simd
 #endif
