@@ -28,7 +28,7 @@ SCVAE_FAST_INLINE T exp_in_loop(T x) {
 
 // sum_i x[i] (Exp: sum_i exp(x[i] - m)) over [0, n): in T over chunks of 256, the chunks in double.
 template <bool Exp, class T>
-SCVAE_FAST_INLINE double chunked_sum(const T* x, Index n, T m = T(0)) {
+SCVAE_ISA_BODY double chunked_sum(const T* x, Index n, T m = T(0)) {
   double s = 0;
   for (Index i0 = 0; i0 < n; i0 += 256) {
     const Index i1 = std::min(n, i0 + 256);
