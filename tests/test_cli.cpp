@@ -652,6 +652,7 @@ TEST_CASE("scvae train: Ctrl-C stops after the current batch, keeps last.ckpt, e
   int status = 0;
   waitpid(pid, &status, 0);
   REQUIRE(started);
+  INFO("killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0) << "; log:\n" << slurp(kTmp + "/interrupted.log"));
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 130);
   CHECK(scvae::read_checkpoint(out + "/last.ckpt").kind == "gmvae");  // intact (CRC checked)

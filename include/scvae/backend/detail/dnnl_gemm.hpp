@@ -11,6 +11,9 @@
 // caller's OpenMP threads (omp_get_max_threads(), i.e. CpuBackend::set_threads); oneDNN uses a
 // fixed partition per thread count, so results depend on the thread count only, as for the rest
 // of the backend. Inside a parallel region it runs on the calling thread.
+//
+// Signals: asynchronous signals are held back while oneDNN runs (detail/defer_signals.hpp: its
+// generated GEMM kernels let a signal frame land on the heap).
 #ifdef SCVAE_USE_DNNL
 #include <dnnl.hpp>
 
@@ -22,6 +25,7 @@
 
 #include "../../core/error.hpp"
 #include "../../core/view.hpp"
+#include "defer_signals.hpp"
 
 namespace scvae::detail {
 
@@ -38,6 +42,7 @@ inline bool dnnl_gemm(bool trans_a, bool trans_b, float alpha, MatrixView<const 
   // threads) runs it 1.36x faster than its sgemm. Others: sgemm, which is faster for tall C.
   const bool long_inner = K >= 4 * std::max(M, N);
   if (!long_inner) {
+    const DeferAsyncSignals defer;
     return dnnl_sgemm(trans_b ? 'T' : 'N', trans_a ? 'T' : 'N', N, M, K, alpha, b.data, ldb, a.data, lda, beta,
                       c.data, ldc) == dnnl_success;
   }
@@ -86,8 +91,11 @@ inline bool dnnl_gemm(bool trans_a, bool trans_b, float alpha, MatrixView<const 
   // The C call with the arguments on the stack (the C++ execute() builds a map on the heap).
   const dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, p.src.get()}, {DNNL_ARG_WEIGHTS, p.weights.get()},
                                    {DNNL_ARG_DST, p.dst.get()}};
-  if (st == dnnl_success) st = dnnl_primitive_execute(p.prim.get(), stream.get(), 3, args);
-  if (st == dnnl_success) st = dnnl_stream_wait(stream.get());
+  {
+    const DeferAsyncSignals defer;
+    if (st == dnnl_success) st = dnnl_primitive_execute(p.prim.get(), stream.get(), 3, args);
+    if (st == dnnl_success) st = dnnl_stream_wait(stream.get());
+  }
   if (st != dnnl_success) throw Error("oneDNN: matmul execution failed (status " + std::to_string(int(st)) + ")");
   return true;
 }
