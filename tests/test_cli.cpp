@@ -416,19 +416,23 @@ TEST_CASE("scvae grid-search ranks the grid by validation ELBO", "[cli]") {
     std::vector<std::string> f;
     std::stringstream ss(rows[i]);
     for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
-    REQUIRE(f.size() == 13);
+    REQUIRE(f.size() == 15);
     elbo.push_back(std::stod(f[8]));
+    CHECK(f[13] == "gene-cell");  // the run's dispersion and mean, for comparing tables of runs
+    CHECK(f[14] == "free");
   }
   CHECK(std::is_sorted(elbo.rbegin(), elbo.rend()));
 
   // Every configuration diverging is a failure (exit 4), the table still written.
   const Run d = run_scvae("grid-search --input '" + simulated() + "' --model vae --hidden-grid 8 --latent-grid 2 "
-                          "--likelihoods poisson,nb --batch-size 50 --learning-rate 1e10 --threads 1 --overwrite --out '" +
-                          out + "'");
+                          "--likelihoods poisson,nb --dispersion gene --mean library --batch-size 50 --learning-rate 1e10 "
+                          "--threads 1 --overwrite --out '" + out + "'");
   INFO(d.out);
   CHECK(d.rc == 4);
   CHECK(d.out.find("every configuration diverged") != std::string::npos);
-  CHECK(lines_of(out + "/grid.csv").size() == 3);
+  const auto diverged = lines_of(out + "/grid.csv");
+  REQUIRE(diverged.size() == 3);
+  CHECK(diverged[1].substr(diverged[1].size() - std::string(",diverged,gene,library").size()) == ",diverged,gene,library");
 }
 
 TEST_CASE("scvae grid-search refuses a configuration no machine holds before training any", "[cli]") {

@@ -107,7 +107,7 @@ int run_grid(GridArgs& a) {
     return x.validation_elbo > y.validation_elbo;
   });
   std::string csv = "rank,model,likelihood,hidden,latent,components,epochs,train_elbo,validation_elbo,"
-                    "validation_log_likelihood,validation_kl,seconds,status\n";
+                    "validation_log_likelihood,validation_kl,seconds,status,dispersion,mean\n";
   std::printf("%4s  %-6s %-8s %-20s %6s %14s %14s %8s\n", "rank", "model", "lik", "hidden", "latent", "val ELBO",
               "train ELBO", "seconds");
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -118,7 +118,8 @@ int run_grid(GridArgs& a) {
            std::to_string(r.model.latent) + "," + (r.model.kind == "gmvae" ? std::to_string(r.model.components) : "") +
            "," + std::to_string(f.fit.epochs) + "," + format_number(r.train_elbo) + "," +
            format_number(r.validation_elbo) + "," + format_number(r.validation_ll) + "," +
-           format_number(r.validation_kl) + "," + format_number(r.seconds, 6) + "," + r.status + "\n";
+           format_number(r.validation_kl) + "," + format_number(r.seconds, 6) + "," + r.status + "," +
+           r.model.dispersion + "," + r.model.mean + "\n";
     std::printf("%4zu  %-6s %-8s %-20s %6ld %14.3f %14.3f %8.2f%s\n", i + 1, r.model.kind.c_str(),
                 r.model.likelihood.c_str(), r.hidden.c_str(), r.model.latent, r.validation_elbo, r.train_elbo, r.seconds,
                 r.status == "ok" ? "" : "  diverged");
