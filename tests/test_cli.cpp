@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -635,33 +636,70 @@ TEST_CASE("scvae: sizes past the machine, no validation cells, bad records and e
   CHECK(r.rc == 0);
 }
 
-TEST_CASE("scvae train: Ctrl-C stops after the current batch, keeps last.ckpt, exits 130", "[cli]") {
-  const std::string out = kTmp + "/interrupted";
-  fs::remove_all(out);
+// Runs scvae with `args` (stderr to `log`), sends it SIGINT once `ready()` holds (checked every
+// 50 ms, for up to a minute), and waits. Returns the wait status; `started` says whether ready()
+// held before the SIGINT.
+int run_and_interrupt(std::vector<std::string> args, const std::string& log, const std::function<bool()>& ready,
+                      bool& started) {
+  std::vector<char*> argv{const_cast<char*>("scvae")};
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  fs::remove(log);  // a previous run's log must not make ready() true before this one starts
   const pid_t pid = fork();
-  REQUIRE(pid >= 0);
   if (pid == 0) {
-    const std::string log = kTmp + "/interrupted.log";
     freopen(log.c_str(), "w", stderr);
     freopen("/dev/null", "w", stdout);
-    execl(SCVAE_CLI_PATH, "scvae", "train", "--hidden", "16", "--latent", "4", "--epochs", "100000", "--threads", "1",
-          "--out", out.c_str(), static_cast<char*>(nullptr));
+    execv(SCVAE_CLI_PATH, argv.data());
     _exit(127);
   }
+  if (pid < 0) return -1;
   const auto t0 = std::chrono::steady_clock::now();
-  while (!fs::exists(out + "/last.ckpt") && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
+  while (!ready() && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  const bool started = fs::exists(out + "/last.ckpt");
+  started = ready();
   kill(pid, SIGINT);
   int status = 0;
   waitpid(pid, &status, 0);
+  return status;
+}
+
+TEST_CASE("scvae train: Ctrl-C stops after the current batch, keeps last.ckpt, exits 130", "[cli]") {
+  const std::string out = kTmp + "/interrupted", log = kTmp + "/interrupted.log";
+  fs::remove_all(out);
+  bool started = false;
+  const int status = run_and_interrupt(
+      {"train", "--hidden", "16", "--latent", "4", "--epochs", "100000", "--threads", "1", "--out", out}, log,
+      [&] { return fs::exists(out + "/last.ckpt"); }, started);
   REQUIRE(started);
-  INFO("killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0) << "; log:\n" << slurp(kTmp + "/interrupted.log"));
+  INFO("killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0) << "; log:\n" << slurp(log));
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 130);
   CHECK(scvae::read_checkpoint(out + "/last.ckpt").kind == "gmvae");  // intact (CRC checked)
   CHECK(lines_of(out + "/metrics.csv").size() >= 3);
   CHECK(!fs::exists(out + "/test_metrics.json"));
-  const std::string log = slurp(kTmp + "/interrupted.log");
-  CHECK(log.find("interrupted") != std::string::npos);
+  CHECK(slurp(log).find("interrupted") != std::string::npos);
+}
+
+TEST_CASE("scvae grid-search: Ctrl-C stops in the current configuration, writes the table of those done, exits 130",
+          "[cli]") {
+  const std::string out = kTmp + "/grid_interrupted", log = kTmp + "/grid_interrupted.log";
+  fs::remove_all(out);
+  bool started = false;
+  const int status = run_and_interrupt({"grid-search", "--hidden-grid", "16;16,16;32;32,32", "--latent-grid", "2,4",
+                                        "--likelihoods", "poisson,nb", "--epochs", "100000", "--threads", "1", "--out", out},
+                                       log,
+                                       [&] {  // (not slurp: the log may not exist yet)
+                                         std::ifstream in(log);
+                                         std::stringstream ss;
+                                         ss << in.rdbuf();
+                                         return ss.str().find("[1/16]") != std::string::npos;
+                                       },
+                                       started);
+  REQUIRE(started);
+  const std::string text = slurp(log);
+  INFO("killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0) << "; log:\n" << text);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(text.find("interrupted\nscvae grid-search: interrupted (Ctrl-C) after 0 of 16 configurations") != std::string::npos);
+  CHECK(lines_of(out + "/grid.csv").size() == 1);  // the header: no configuration finished
 }

@@ -85,7 +85,10 @@ int run_grid(GridArgs& a) {
     std::fflush(stderr);
     try {
       const FitResult fr = fit_model(r.model, f.fit, data, nullptr, nullptr);
-      if (fr.interrupted || fr.history.empty()) break;
+      if (fr.interrupted || fr.history.empty()) {
+        std::fprintf(stderr, "interrupted\n");  // ends the "[i/n] ... " line
+        break;
+      }
       const auto& m = fr.history.back();
       r.train_elbo = m.train.elbo;
       r.validation_elbo = m.validation.elbo;
