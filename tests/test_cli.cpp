@@ -50,12 +50,16 @@ Run run_scvae(const std::string& args, const std::string& env = "") {
   return r;
 }
 
-std::string slurp(const std::string& path) {
+// A file's text, "" when it cannot be opened (yet).
+std::string text_of(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+std::string slurp(const std::string& path) {
+  REQUIRE(std::ifstream(path, std::ios::binary).good());
+  return text_of(path);
 }
 
 std::vector<std::string> lines_of(const std::string& path) {
@@ -646,13 +650,13 @@ int run_and_interrupt(std::vector<std::string> args, const std::string& log, con
   argv.push_back(nullptr);
   fs::remove(log);  // a previous run's log must not make ready() true before this one starts
   const pid_t pid = fork();
+  REQUIRE(pid >= 0);
   if (pid == 0) {
     freopen(log.c_str(), "w", stderr);
     freopen("/dev/null", "w", stdout);
     execv(SCVAE_CLI_PATH, argv.data());
     _exit(127);
   }
-  if (pid < 0) return -1;
   const auto t0 = std::chrono::steady_clock::now();
   while (!ready() && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -661,6 +665,10 @@ int run_and_interrupt(std::vector<std::string> args, const std::string& log, con
   int status = 0;
   waitpid(pid, &status, 0);
   return status;
+}
+// "killed by signal N; log: ..." for a failing check's message.
+std::string killed_and_log(int status, const std::string& log) {
+  return "killed by signal " + std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0) + "; log:\n" + text_of(log);
 }
 
 TEST_CASE("scvae train: Ctrl-C stops after the current batch, keeps last.ckpt, exits 130", "[cli]") {
@@ -671,7 +679,7 @@ TEST_CASE("scvae train: Ctrl-C stops after the current batch, keeps last.ckpt, e
       {"train", "--hidden", "16", "--latent", "4", "--epochs", "100000", "--threads", "1", "--out", out}, log,
       [&] { return fs::exists(out + "/last.ckpt"); }, started);
   REQUIRE(started);
-  INFO("killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0) << "; log:\n" << slurp(log));
+  INFO(killed_and_log(status, log));
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 130);
   CHECK(scvae::read_checkpoint(out + "/last.ckpt").kind == "gmvae");  // intact (CRC checked)
@@ -687,17 +695,10 @@ TEST_CASE("scvae grid-search: Ctrl-C stops in the current configuration, writes 
   bool started = false;
   const int status = run_and_interrupt({"grid-search", "--hidden-grid", "16;16,16;32;32,32", "--latent-grid", "2,4",
                                         "--likelihoods", "poisson,nb", "--epochs", "100000", "--threads", "1", "--out", out},
-                                       log,
-                                       [&] {  // (not slurp: the log may not exist yet)
-                                         std::ifstream in(log);
-                                         std::stringstream ss;
-                                         ss << in.rdbuf();
-                                         return ss.str().find("[1/16]") != std::string::npos;
-                                       },
-                                       started);
+                                       log, [&] { return text_of(log).find("[1/16]") != std::string::npos; }, started);
   REQUIRE(started);
   const std::string text = slurp(log);
-  INFO("killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0) << "; log:\n" << text);
+  INFO(killed_and_log(status, log));
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 130);
   CHECK(text.find("interrupted\nscvae grid-search: interrupted (Ctrl-C) after 0 of 16 configurations") != std::string::npos);
