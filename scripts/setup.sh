@@ -11,6 +11,7 @@ pkgs=(
   libhdf5-dev            # 10x .h5 and AnnData .h5ad readers
   libcli11-dev           # command-line program
   libdnnl-dev            # oneDNN for the large float GEMMs (SCVAE_USE_DNNL, docs/performance.md)
+  ocl-icd-opencl-dev     # Debian's dnnl-config.cmake requires OpenCL (only a Recommends of libdnnl-dev)
   libopenblas-dev        # optional BLAS for the large GEMMs (-DSCVAE_USE_BLAS=ON, docs/performance.md)
   clang                  # libFuzzer targets (scripts/run_fuzzers.sh)
   libclang-rt-14-dev     # libFuzzer + sanitizer runtimes (only a Recommends of clang-14)
