@@ -9,6 +9,7 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <csignal>
+#include <limits>
 #include <vector>
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/wait.h>
@@ -284,6 +285,11 @@ TEMPLATE_TEST_CASE("Sparse first layer: spmm and spmm_grad match dense products,
     std::vector<T> fresh(std::size_t(M * G), T(0));
     B::spmm_grad<T>(T(0.5), dc.cview(), x, MatrixView<T>(fresh.data(), M, G));
     dw_by_threads.push_back(fresh);
+    // Overwrite mode (accumulate = false): the same numbers written over NaN, every element.
+    std::vector<T> written(std::size_t(M * G), std::numeric_limits<T>::quiet_NaN());
+    B::spmm_grad<T>(T(0.5), dc.cview(), x, MatrixView<T>(written.data(), M, G), /*accumulate=*/false);
+    const bool same = written == fresh;  // (a bool: Catch would print both vectors on failure)
+    CHECK(same);
   }
   CHECK(dw_by_threads[0] == dw_by_threads[1]);  // documented: independent of the thread count
 
@@ -371,6 +377,9 @@ TEMPLATE_TEST_CASE("Sparse kernels: every instruction-set variant the CPU runs m
   const SparseSample sx = random_sparse(G, N, 9, /*gene_major=*/true, rng);
   const Md& X = sx.X;
   const detail::GeneMajorView gm{sx.start.data(), sx.inner.data(), sx.val.data()};
+  Index empty_genes = 0;
+  for (Index g = 0; g < G; ++g) empty_genes += sx.start[std::size_t(g + 1)] == sx.start[std::size_t(g)];
+  REQUIRE(empty_genes > 0);  // the overwrite mode below must write their zeros
   // Hidden sizes around the float AVX-512 gradient kernel's 16-row vectors and 256-row tiles.
   for (Index M : {Index(1), Index(16), Index(17), Index(250), Index(256), Index(257), Index(300)}) {
     Padded<T> w(M, G, 2, rng), dc(M, N, 3, rng), dw0(M, G, 5, rng);  // dW accumulates onto dw0
@@ -397,6 +406,18 @@ TEMPLATE_TEST_CASE("Sparse kernels: every instruction-set variant the CPU runs m
         for (Index i = M; i < dw.ld; ++i)
           padding_kept = padding_kept && dw.buf[std::size_t(i + g * dw.ld)] == dw0.buf[std::size_t(i + g * dw.ld)];
       CHECK(padding_kept);
+      // Overwrite (accumulate = false) into NaN-filled columns: bit for bit the accumulation from
+      // zero, every element written (genes without entries get zeros), the padding kept.
+      Padded<T> dz = dw0, dwo = dw0;
+      for (Index g = 0; g < G; ++g)
+        for (Index i = 0; i < M; ++i) {
+          dz.buf[std::size_t(i + g * dz.ld)] = T(0);
+          dwo.buf[std::size_t(i + g * dwo.ld)] = std::numeric_limits<T>::quiet_NaN();
+        }
+      detail::spmm_grad_genes<T>(isa, gm, 0, G, dc.buf.data(), dc.ld, T(0.5), dz.buf.data(), dz.ld, M);
+      detail::spmm_grad_genes<T>(isa, gm, 0, G, dc.buf.data(), dc.ld, T(0.5), dwo.buf.data(), dwo.ld, M, false);
+      const bool same = dwo.buf == dz.buf;
+      CHECK(same);
     }
   }
 }

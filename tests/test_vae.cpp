@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <limits>
 
 #include <scvae/vae.hpp>
 
@@ -64,6 +65,8 @@ struct Case {
 
 // Central finite differences of the whole loss (KL weight 0.7) w.r.t. every parameter, perturbed
 // away from the initialisation by `seed`; every parameter group must get a non-zero gradient.
+// The gradients start as NaN and are never zeroed: forward_backward must write every one of them
+// (no accumulation across the finite-difference evaluations either).
 void check_elbo_gradient(const VaeConfig& cfg, const CscBatch& batch, std::uint64_t seed, const std::string& name) {
   const Index N = batch.counts_view().cols;
   Vae<B, double> vae(cfg, N, 1);
@@ -75,9 +78,9 @@ void check_elbo_gradient(const VaeConfig& cfg, const CscBatch& batch, std::uint6
   MatrixView<const double> E(eps.data(), cfg.latent, N);
   auto f = [&] {
     Rng r(5);  // same dropout masks every evaluation
-    vae.arena().zero_grads();
     return vae.forward_backward(batch.input_view(), batch.counts_view(), 0.7, r, E).loss;
   };
+  B::fill(vae.arena().all_grads(), std::numeric_limits<double>::quiet_NaN());
   f();
   std::vector<double> g(vae.arena().all_grads().data, vae.arena().all_grads().data + p.size);
   auto rc = scvae_test::finite_difference(p.data, p.size, g, f);

@@ -368,28 +368,29 @@ struct CpuBackend {
     }
 #endif
   }
-  // dW [M x G] += alpha * dC [M x N] * X^T (X [G x N] sparse). Threads take gene ranges (whole
-  // columns of dW), so no two threads write the same element; each element sums its cells in
-  // increasing order, so the result does not depend on the thread count.
+  // dW [M x G] += alpha * dC [M x N] * X^T (X [G x N] sparse); accumulate = false: dW = the
+  // product, old values never read (the training step's overwrite mode: no zeroing pass). Threads
+  // take gene ranges (whole columns of dW), so no two threads write the same element; each element
+  // sums its cells in increasing order, so the result does not depend on the thread count.
   template <class T>
-  static void spmm_grad(T alpha, MatrixView<const T> dc, CscView<float> x, MatrixView<T> dw) {
+  static void spmm_grad(T alpha, MatrixView<const T> dc, CscView<float> x, MatrixView<T> dw, bool accumulate = true) {
     const Index M = dw.rows, G = x.rows;
     const GeneMajor& gm = gene_major(x);
     const int nt = sparse_threads(x.nnz(), M);
     const detail::GeneMajorView gv{gm.start.data(), gm.cell.data(), gm.val.data()};
     const int isa = detail::cpu_isa();
-    auto accumulate = [&](Index g0, Index g1) {  // detail/sparse_kernels.hpp
-      detail::spmm_grad_genes<T>(isa, gv, g0, g1, dc.data, dc.ld, alpha, dw.data, dw.ld, M);
+    auto genes = [&](Index g0, Index g1) {  // detail/sparse_kernels.hpp
+      detail::spmm_grad_genes<T>(isa, gv, g0, g1, dc.data, dc.ld, alpha, dw.data, dw.ld, M, accumulate);
     };
     if (nt <= 1) {
-      accumulate(0, G);
+      genes(0, G);
       return;
     }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num(), T_ = omp_get_num_threads();
-      accumulate(gene_split(gm, G, t, T_), gene_split(gm, G, t + 1, T_));
+      genes(gene_split(gm, G, t, T_), gene_split(gm, G, t + 1, T_));
     }
 #endif
   }

@@ -131,20 +131,25 @@ struct CudaBackend {
     cuda::detail::spmm_kernel<T><<<grid, cuda::detail::kSparseThreads, 0, ctx.stream()>>>(alpha, w, x, beta, c, ctx.status());
     SCVAE_CUDA_LAUNCH_CHECK("spmm");
   }
-  // dW [M x G] += alpha * dC [M x N] * X^T (X [G x N] sparse, device CSC). Gene-partitioned,
+  // dW [M x G] += alpha * dC [M x N] * X^T (X [G x N] sparse, device CSC); accumulate = false
+  // writes the product (every element, old values unread), as CpuBackend. Gene-partitioned,
   // deterministic (see cuda/sparse.cuh). A malformed batch (where CpuBackend::spmm_grad throws)
   // is reported at the next synchronising call, as for spmm.
   template <class T>
-  static void spmm_grad(T alpha, MatrixView<const T> dc, CscView<float> x, MatrixView<T> dw) {
+  static void spmm_grad(T alpha, MatrixView<const T> dc, CscView<float> x, MatrixView<T> dw, bool accumulate = true) {
     SCVAE_CHECK(dw.cols == x.rows && dc.rows == dw.rows && dc.cols == x.cols, "spmm_grad: shapes do not match");
-    if (dw.size() <= 0 || x.cols <= 0) return;
+    if (dw.size() <= 0) return;
+    if (x.cols <= 0) {  // an empty batch: the product is zero
+      if (!accumulate) fill<T>(dw, T(0));
+      return;
+    }
     auto& ctx = cuda::Context::get();
     check_device_csc(ctx, x, "spmm_grad");
     cuda::ScopedTimer timer(ctx, "spmm_grad");
     const dim3 grid(static_cast<unsigned int>(x.rows),
                     static_cast<unsigned int>((dw.rows + cuda::detail::kSparseThreads - 1) / cuda::detail::kSparseThreads));
     cuda::detail::spmm_grad_kernel<T><<<grid, cuda::detail::kSparseThreads, 0, ctx.stream()>>>(alpha, dc, x, dw,
-                                                                                              ctx.status());
+                                                                                              accumulate, ctx.status());
     SCVAE_CUDA_LAUNCH_CHECK("spmm_grad");
   }
   // C[:, j] += b.

@@ -3,7 +3,12 @@
 // optimiser's moments) use the same layout. Save/load, zeroing, clipping and the Adam step are
 // then one loop each. Non-trainable state (BatchNorm running statistics) lives in a second
 // region of the same arena, saved with the parameters but never touched by the optimiser.
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "error.hpp"
@@ -70,6 +75,26 @@ class Arena {
   VectorView<T> all_state() { return {B::data(state_), layout_.state_size}; }
   VectorView<const T> all_state() const { return {B::data(state_), layout_.state_size}; }
   void zero_grads() { B::fill(all_grads(), T(0)); }
+  // Zeros every gradient except those of the slots in `written`, whose caller writes them in full
+  // (a training step's widest layers: their zeroing pass was 84 MB per step for the NB model).
+  // (No allocation: it runs once per training step.)
+  void zero_grads_except(std::initializer_list<SlotId> written) {
+    std::array<std::pair<Index, Index>, 8> skip{};  // [begin, end) offsets, sorted below
+    SCVAE_CHECK(written.size() <= skip.size(), "Arena::zero_grads_except: at most 8 slots");
+    std::size_t n = 0;
+    for (SlotId id : written) {
+      const Slot& sl = layout_.params.at(static_cast<std::size_t>(id));
+      skip[n++] = {sl.offset, sl.offset + sl.size()};
+    }
+    std::sort(skip.begin(), skip.begin() + static_cast<std::ptrdiff_t>(n));
+    Index at = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& r = skip[i];
+      if (r.first > at) B::fill(VectorView<T>{B::data(grads_) + at, r.first - at}, T(0));
+      at = std::max(at, r.second);
+    }
+    if (layout_.param_size > at) B::fill(VectorView<T>{B::data(grads_) + at, layout_.param_size - at}, T(0));
+  }
 
  private:
   using Buf = typename B::template Buffer<T>;

@@ -53,9 +53,12 @@ struct Dense {
     B::template bias_grad<T>(dy, a.grad_vec(b));
     if (dx.data) B::template gemm<T>(true, false, T(1), MatrixView<const T>(a.param(w)), dy, T(0), dx);
   }
+  // accumulate = false: dW = dy x^T (written, not added: no zeroing pass needed over the widest
+  // layer's gradient; the bias still accumulates: it is small and zeroed with the rest).
   template <class B, class T>
-  void backward(Arena<B, T>& a, MatrixView<const T> dy /*[out x N]*/, CscView<float> x /*[in x N]*/) const {
-    B::template spmm_grad<T>(T(1), dy, x, a.grad(w));
+  void backward(Arena<B, T>& a, MatrixView<const T> dy /*[out x N]*/, CscView<float> x /*[in x N]*/,
+                bool accumulate = true) const {
+    B::template spmm_grad<T>(T(1), dy, x, a.grad(w), accumulate);
     B::template bias_grad<T>(dy, a.grad_vec(b));
   }
 
@@ -69,12 +72,13 @@ struct Dense {
     SCVAE_CHECK(x1.rows == in + 1, "Dense::forward_folded: input needs in + 1 rows (last row of ones)");
     B::template gemm<T>(false, false, T(1), folded(a.param(w), a.param(b)), x1, T(0), y);
   }
-  // d[W | b] += dy x1^T, dx = W^T dy [in x N] (skipped when dx.data is null).
+  // d[W | b] += dy x1^T (accumulate = false: =, old values never read), dx = W^T dy [in x N]
+  // (skipped when dx.data is null).
   template <class B, class T>
   void backward_folded(Arena<B, T>& a, MatrixView<T> dx /*[in x N]*/, MatrixView<const T> dy /*[out x N]*/,
-                       MatrixView<const T> x1 /*[in+1 x N]*/) const {
+                       MatrixView<const T> x1 /*[in+1 x N]*/, bool accumulate = true) const {
     SCVAE_CHECK(x1.rows == in + 1, "Dense::backward_folded: input needs in + 1 rows (last row of ones)");
-    B::template gemm<T>(false, true, T(1), dy, x1, T(1), folded(a.grad(w), a.grad(b)));
+    B::template gemm<T>(false, true, T(1), dy, x1, accumulate ? T(1) : T(0), folded(a.grad(w), a.grad(b)));
     if (dx.data) B::template gemm<T>(true, false, T(1), MatrixView<const T>(a.param(w)), dy, T(0), dx);
   }
 

@@ -145,10 +145,12 @@ struct Mlp {
       }
     }
   }
+  // accumulate_first = false: the first layer's weight gradient is written, not added
+  // (Dense::backward on sparse input).
   template <class B, class T>
-  void backward(Arena<B, T>& a, const MlpCache<T>& c, CscView<float> x, Mode mode) const {
+  void backward(Arena<B, T>& a, const MlpCache<T>& c, CscView<float> x, Mode mode, bool accumulate_first = true) const {
     backward_to_first_pre(a, c, x.cols, mode);
-    dense[0].backward(a, MatrixView<const T>(c.blocks[0].d_pre.col_block(0, x.cols)), x);
+    dense[0].backward(a, MatrixView<const T>(c.blocks[0].d_pre.col_block(0, x.cols)), x, accumulate_first);
   }
   // dx [in x N] receives the input gradient (skipped when dx.data is null).
   template <class B, class T>

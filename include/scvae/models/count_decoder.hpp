@@ -121,10 +121,12 @@ struct CountDecoder {
                                                theta_vec(a), counts, VectorView<const T>(c.weight.segment(col0, n)),
                                                c.log_px.segment(col0, n), dh, dtheta);
   }
-  // From d_heads[:, :n] to dz [Z x n]; parameter gradients accumulate. log_library: forward's.
+  // From d_heads[:, :n] to dz [Z x n]; parameter gradients accumulate, except the heads layer's
+  // [W | b] with accumulate_heads = false (written: Vae / Gmvae::forward_backward skip zeroing
+  // those 14M floats of the NB model). log_library: forward's.
   template <class B, class T>
   void backward(Arena<B, T>& a, const DecoderCache<T>& c, MatrixView<const T> z, MatrixView<T> dz, Mode mode,
-                VectorView<const T> log_library = {}) const {
+                VectorView<const T> log_library = {}, bool accumulate_heads = true) const {
     const Index n = z.cols;
     if (mean == MeanLink::library) {
       SCVAE_CHECK(log_library.size == n, "CountDecoder: MeanLink::library needs one log library size per column");
@@ -133,7 +135,7 @@ struct CountDecoder {
                                                 log_library);
     }
     out.backward_folded(a, c.mlp.d_output(n), MatrixView<const T>(c.d_heads.col_block(0, n)),
-                        MatrixView<const T>(c.hidden1.col_block(0, n)));
+                        MatrixView<const T>(c.hidden1.col_block(0, n)), accumulate_heads);
     mlp.backward(a, c.mlp, z, dz, mode);
   }
 };

@@ -122,12 +122,16 @@ class Gmvae {
   void write_config(detail::KeyValues& kv) const { cfg_.write(kv); }
   void init_mean_bias(const std::vector<double>& gene_mean) { decoder_.init_mean_bias(arena_, gene_mean); }
 
-  // Forward and backward of loss = -(1/N) sum_j ELBO_j(kl_weight); gradients accumulate.
+  // Forward and backward of loss = -(1/N) sum_j ELBO_j(kl_weight), written into arena().grad
+  // (every element: no zero_grads needed, and nothing accumulates across calls).
   // eps [Z x K*N] (component-major columns) is drawn unless given.
   StepStats forward_backward(CscView<float> input, CscView<float> counts, T kl_weight, Rng& rng,
                              MatrixView<const T> eps = {}) {
     const Index n = check_batch(input, counts), K = cfg_.components, KN = K * n;
     SCVAE_CHECK(kl_weight >= T(0) && kl_weight < T(INFINITY), "Gmvae.forward_backward: kl_weight must be finite and >= 0");
+    // The widest weight gradients (both sparse input layers, the heads) are written by their
+    // products; the rest accumulate from zero.
+    arena_.zero_grads_except({enc_y_.dense[0].w, enc_z_.dense[0].w, decoder_.out.w, decoder_.out.b});
     const T scale = T(-1) / T(n);
     const auto lib = library_of(counts, false, K);
     forward(input, n, Mode::train, rng, eps, lib);
@@ -140,7 +144,8 @@ class Gmvae {
                                    VectorView<const T>(dec_.log_px.segment(0, KN)),
                                    VectorView<const T>(klz_.segment(0, KN)), log_prior_vec(), kl_weight, scale);
     // decoder -> z -> q(z|x,k)
-    decoder_.backward(arena_, dec_, MatrixView<const T>(z_.col_block(0, KN)), dz_.col_block(0, KN), Mode::train, lib);
+    decoder_.backward(arena_, dec_, MatrixView<const T>(z_.col_block(0, KN)), dz_.col_block(0, KN), Mode::train, lib,
+                      /*accumulate_heads=*/false);
     B::template mixture_weights<T>(kl_scale_.segment(0, KN), MatrixView<const T>(q_.col_block(0, n)), -scale * kl_weight);
     B::template mixture_latent_backward<T>(d_head_.col_block(0, KN), arena_.grad(prior_mean_), arena_.grad(prior_raw_var_),
                                            MatrixView<const T>(dz_.col_block(0, KN)), MatrixView<const T>(head_.col_block(0, KN)),
@@ -152,11 +157,11 @@ class Gmvae {
     enc_z_.backward_to_first_pre(arena_, cz_, KN, Mode::train);
     auto dp = p_.col_block(0, n);  // reuse p_ for its gradient: p itself is no longer needed
     B::template reduce_components<T>(dp, arena_.grad(component_weight_), MatrixView<const T>(cz_.blocks[0].d_pre.col_block(0, KN)));
-    enc_z_.dense[0].backward(arena_, MatrixView<const T>(dp), input);
+    enc_z_.dense[0].backward(arena_, MatrixView<const T>(dp), input, /*accumulate=*/false);
     // q(y|x)
     logits_head_.backward(arena_, cy_.d_output(n), MatrixView<const T>(d_logits_.col_block(0, n)),
                           MatrixView<const T>(cy_.output(n)));
-    enc_y_.backward(arena_, cy_, input, Mode::train);
+    enc_y_.backward(arena_, cy_, input, Mode::train, /*accumulate_first=*/false);
     return stats(n, kl_weight);
   }
 

@@ -79,25 +79,29 @@ class Vae {
   void init_mean_bias(const std::vector<double>& gene_mean) { decoder_.init_mean_bias(arena_, gene_mean); }
 
   // One training step's forward and backward on a batch of N cells: input [G x N] (transformed
-  // counts), counts [G x N] (raw). Accumulates into arena().grad the gradient of
+  // counts), counts [G x N] (raw). Writes into arena().grad (every element: no zero_grads needed,
+  // and nothing accumulates across calls) the gradient of
   //   loss = -(1/N) sum_j ( log p(x_j | z_j) - kl_weight * KL_j ),
   // with z_j = mu + sigma * eps_j. eps [Z x N] is drawn from rng unless given (eps.data != null).
   StepStats forward_backward(CscView<float> input, CscView<float> counts, T kl_weight, Rng& rng,
                              MatrixView<const T> eps = {}) {
     const Index n = check_batch(input, counts);
     SCVAE_CHECK(kl_weight >= T(0) && kl_weight < T(INFINITY), "Vae.forward_backward: kl_weight must be finite and >= 0");
+    // The two widest weight gradients are written by their products; the rest accumulate from zero.
+    arena_.zero_grads_except({encoder_.dense[0].w, decoder_.out.w, decoder_.out.b});
     encode_sample(input, n, Mode::train, rng, eps);
     const auto lib = library_of(counts, false);
     decoder_.forward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), Mode::train, rng, lib);
     B::template fill<T>(dec_.weight.segment(0, n), T(-1) / T(n));
     decoder_.log_likelihood(arena_, dec_, 0, counts, true);
-    decoder_.backward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), dz_.col_block(0, n), Mode::train, lib);
+    decoder_.backward(arena_, dec_, MatrixView<const T>(z_.col_block(0, n)), dz_.col_block(0, n), Mode::train, lib,
+                      /*accumulate_heads=*/false);
     B::template gaussian_latent_backward<T>(d_head_.col_block(0, n), MatrixView<const T>(dz_.col_block(0, n)),
                                             MatrixView<const T>(head_.col_block(0, n)),
                                             MatrixView<const T>(eps_.col_block(0, n)), kl_weight / T(n), cfg_.clamp);
     latent_head_.backward(arena_, enc_.d_output(n), MatrixView<const T>(d_head_.col_block(0, n)),
                           MatrixView<const T>(enc_.output(n)));
-    encoder_.backward(arena_, enc_, input, Mode::train);
+    encoder_.backward(arena_, enc_, input, Mode::train, /*accumulate_first=*/false);
     return stats(n, kl_weight);
   }
 

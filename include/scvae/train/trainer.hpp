@@ -157,7 +157,7 @@ class TrainerCore {
         }
         const Index start = b * bs, n = std::min<Index>(bs, static_cast<Index>(order.size()) - start);
         src.gather(batch_, order.data() + start, n, model_.config().input_transform);
-        model_.arena().zero_grads();
+        // (forward_backward writes every gradient: no zero_grads pass.)
         const StepStats s = model_.forward_backward(batch_.input_view(), batch_.counts_view(), T(m.kl_weight), noise_rng);
         const double grad_norm = adam_.gradient_norm(model_.arena());  // non-finite iff a gradient is
         if (!std::isfinite(s.loss) || !std::isfinite(grad_norm)) diverged(m.epoch, b, s);

@@ -3,11 +3,12 @@
 //  spmm      C [M x N] = alpha W [M x G] X [G x N] + beta C: one block per (column n, 256 rows of
 //            C); the column's (row index, value) pairs are staged in shared memory and every
 //            thread walks them in storage order, as the CPU loop does.
-//  spmm_grad dW [M x G] += alpha dC [M x N] X^T: GENE-PARTITIONED, no atomics: one block per
+//  spmm_grad dW [M x G] += alpha dC [M x N] X^T (accumulate = false: =, every element written):
+//            GENE-PARTITIONED, no atomics: one block per
 //            (gene g, 256 rows of dW). Each thread binary-searches g in one column's sorted row
 //            indices, the hits go to shared memory, and every thread adds its row's terms in
 //            column order (the CPU's order per element). Deterministic; genes absent from the
-//            batch leave dW untouched.
+//            batch leave dW untouched when accumulating.
 // Both need each column's row indices strictly increasing (the CscView contract); indices out of
 // range are skipped and reported through the context's status word, and so is a column whose
 // offsets decrease (ptr[n+1] < ptr[n]: read as empty), as the CPU's spmm and spmm_grad throw for
@@ -91,14 +92,14 @@ __device__ __forceinline__ void check_columns(CscView<float> x, int* status) {
 
 template <class T>
 __global__ void spmm_grad_kernel(T alpha, MatrixView<const T> dc /*[M x N]*/, CscView<float> x /*[G x N]*/,
-                                 MatrixView<T> dw /*[M x G]*/, int* status) {
+                                 MatrixView<T> dw /*[M x G]*/, bool accumulate, int* status) {
   __shared__ float s_val[kSparseThreads];
   __shared__ int s_hit[kSparseThreads];
   if (blockIdx.y == 0) check_columns(x, status);
   const std::int32_t g = static_cast<std::int32_t>(blockIdx.x);
   const Index i = Index(blockIdx.y) * kSparseThreads + threadIdx.x;
   const bool active = i < dw.rows;
-  T acc = active ? dw(i, g) : T(0);
+  T acc = active && accumulate ? dw(i, g) : T(0);  // overwrite: dw's old values never read
   bool any = false;
   for (Index nb = 0; nb < x.cols; nb += kSparseThreads) {
     const Index n = nb + threadIdx.x;
@@ -123,7 +124,7 @@ __global__ void spmm_grad_kernel(T alpha, MatrixView<const T> dc /*[M x N]*/, Cs
       }
     __syncthreads();
   }
-  if (active && any) dw(i, g) = acc;
+  if (active && (any || !accumulate)) dw(i, g) = acc;
 }
 
 }  // namespace detail

@@ -54,12 +54,14 @@ SCVAE_ISA_BODY void spmm_genes_body(GeneMajorView gm, Index g0, Index g1, const 
 }
 
 // dw[:, g] += alpha * val * dc[:, cell] for the entries of genes g0..g1-1, in increasing cell
-// order. dc [M x N] (ld lddc), dw [M x G] (ld lddw).
+// order. dc [M x N] (ld lddc), dw [M x G] (ld lddw). accumulate = false: dw[:, g] = the sum
+// instead (zero for a gene without entries; dw's old values are never read, NaN included).
 template <class T>
 SCVAE_ISA_BODY void spmm_grad_genes_body(GeneMajorView gm, Index g0, Index g1, const T* dc, Index lddc, T alpha,
-                                         T* dw, Index lddw, Index M) {
+                                         T* dw, Index lddw, Index M, bool accumulate) {
   for (Index g = g0; g < g1; ++g) {
     T* __restrict__ dwg = dw + g * lddw;
+    if (!accumulate) std::fill(dwg, dwg + M, T(0));  // the column is then in L1 for its entries
     for (std::int64_t e = gm.start[g]; e < gm.start[g + 1]; ++e) {
       const T v = alpha * static_cast<T>(gm.val[e]);
       const T* __restrict__ dcn = dc + static_cast<Index>(gm.cell[e]) * lddc;
@@ -81,8 +83,8 @@ struct SpmmGenes {
 template <class T>
 struct SpmmGradGenes {
   static SCVAE_ISA_BODY void run(GeneMajorView gm, Index g0, Index g1, const T* dc, Index lddc, T alpha, T* dw,
-                                 Index lddw, Index M) {
-    spmm_grad_genes_body<T>(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
+                                 Index lddw, Index M, bool accumulate) {
+    spmm_grad_genes_body<T>(gm, g0, g1, dc, lddc, alpha, dw, lddw, M, accumulate);
   }
 };
 
@@ -114,15 +116,17 @@ SCVAE_SPARSE_AVX512 inline void block_store(float* p, __m512 x, __mmask16 tail) 
   else if constexpr (J == NF) _mm512_mask_storeu_ps(p + 16 * J, tail, x);
 }
 // (Vectors after NF are computed on zeros and never stored: the compiler drops them.)
-template <int NF>
+// ACC = false writes the sums (zeros for a gene without entries) without reading dw: the
+// training step's overwrite mode, which saves zero_grads its pass over this layer's gradient.
+template <int NF, bool ACC>
 SCVAE_SPARSE_AVX512 inline void spmm_grad_block_avx512(GeneMajorView gm, Index g0, Index g1, const float* dc0,
                                                        Index lddc, float alpha, float* dw0, Index lddw,
                                                        __mmask16 tail) {
   for (Index g = g0; g < g1; ++g) {
     const std::int64_t e0 = gm.start[g], e1 = gm.start[g + 1];
-    if (e0 == e1) continue;
+    if (ACC && e0 == e1) continue;
     float* dwg = dw0 + g * lddw;
-#define SCVAE_LOAD(j) __m512 a##j = block_load<NF, j>(dwg, tail);
+#define SCVAE_LOAD(j) __m512 a##j = ACC ? block_load<NF, j>(dwg, tail) : _mm512_setzero_ps();
     SCVAE_SPARSE_R16(SCVAE_LOAD)
 #undef SCVAE_LOAD
     for (std::int64_t e = e0; e < e1; ++e) {
@@ -172,6 +176,7 @@ SCVAE_SPARSE_AVX512 inline void spmm_genes_avx512(GeneMajorView gm, Index g0, In
     }
   }
 }
+template <bool ACC>
 SCVAE_SPARSE_AVX512 inline void spmm_grad_genes_avx512(GeneMajorView gm, Index g0, Index g1, const float* dc,
                                                        Index lddc, float alpha, float* dw, Index lddw, Index M) {
   for (Index r0 = 0; r0 < M; r0 += 256) {
@@ -182,10 +187,10 @@ SCVAE_SPARSE_AVX512 inline void spmm_grad_genes_avx512(GeneMajorView gm, Index g
     float* dw0 = dw + r0;
     switch (nf) {
 #define SCVAE_CASE(j) \
-  case j: spmm_grad_block_avx512<j>(gm, g0, g1, dc0, lddc, alpha, dw0, lddw, tail); break;
+  case j: spmm_grad_block_avx512<j, ACC>(gm, g0, g1, dc0, lddc, alpha, dw0, lddw, tail); break;
       SCVAE_SPARSE_R16(SCVAE_CASE)
 #undef SCVAE_CASE
-      default: spmm_grad_block_avx512<16>(gm, g0, g1, dc0, lddc, alpha, dw0, lddw, tail); break;
+      default: spmm_grad_block_avx512<16, ACC>(gm, g0, g1, dc0, lddc, alpha, dw0, lddw, tail); break;
     }
   }
 }
@@ -215,14 +220,18 @@ void spmm_genes(int isa, GeneMajorView gm, Index g0, Index g1, const T* w, Index
 #endif
   isa_run<SpmmGenes<T>>(isa, gm, g0, g1, w, ldw, alpha, out, ldo, M);
 }
+// accumulate = false: dw[:, g0:g1] = the sums (see spmm_grad_genes_body).
 template <class T>
 void spmm_grad_genes(int isa, GeneMajorView gm, Index g0, Index g1, const T* dc, Index lddc, T alpha, T* dw,
-                     Index lddw, Index M) {
+                     Index lddw, Index M, bool accumulate = true) {
 #ifdef SCVAE_SPARSE_AVX512
   if constexpr (std::is_same_v<T, float>)
-    if (sparse_avx512(isa)) return spmm_grad_genes_avx512(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
+    if (sparse_avx512(isa)) {
+      if (accumulate) return spmm_grad_genes_avx512<true>(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
+      return spmm_grad_genes_avx512<false>(gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
+    }
 #endif
-  isa_run<SpmmGradGenes<T>>(isa, gm, g0, g1, dc, lddc, alpha, dw, lddw, M);
+  isa_run<SpmmGradGenes<T>>(isa, gm, g0, g1, dc, lddc, alpha, dw, lddw, M, accumulate);
 }
 
 }  // namespace detail
