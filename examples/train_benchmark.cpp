@@ -8,7 +8,7 @@
 // PyTorch peer does not clip, so the comparison with it uses 0).
 //
 // Data: simulate_counts(like_mbc20k) with --cells cells (93% zeros). Epoch time = the Trainer's
-// own epoch wall time (gather, zero_grads, forward/backward, finiteness check, Adam), min over
+// own epoch wall time (gather, forward/backward, gradient norm as finiteness check, Adam), min over
 // --epochs epochs. GEMM-only = the same shapes through CpuBackend::gemm / spmm / spmm_grad for
 // every Dense layer of the model (forward, weight gradient, input gradient), summed over the
 // epoch's batches (min of --repeats). Last line: getrusage peak RSS and the CSR matrix bytes.
