@@ -100,14 +100,15 @@ struct Mat {
   scvae::MatrixView<const float> cview() const { return {v.data(), rows, cols}; }
 };
 
-// One dense layer W [out x in] on N columns: forward, weight gradient (+=), input gradient.
+// One dense layer W [out x in] on N columns: forward, weight gradient (written, beta = 0, as the
+// training step writes the heads' gradient), input gradient.
 struct DenseGemms {
   Mat w, dw, x, y, dx;
   bool input_grad;
   DenseGemms(Index out, Index in, Index n, bool input_grad_)
       : w(out, in), dw(out, in), x(in, n), y(out, n), dx(in, n), input_grad(input_grad_) {}
   void forward() { B::gemm<float>(false, false, 1.f, w.cview(), x.cview(), 0.f, y.view()); }
-  void weight_grad() { B::gemm<float>(false, true, 1.f, y.cview(), x.cview(), 1.f, dw.view()); }
+  void weight_grad() { B::gemm<float>(false, true, 1.f, y.cview(), x.cview(), 0.f, dw.view()); }
   void in_grad() {
     if (input_grad) B::gemm<float>(true, false, 1.f, w.cview(), y.cview(), 0.f, dx.view());
   }
@@ -141,7 +142,7 @@ GemmReport gemm_only(const Args& a, const scvae::CsrMatrix& data, Index P, bool 
   const int n_first = gmvae ? 2 : 1;  // GMVAE: q(y|x) and q(z|x,k) both start with a sparse layer
   r.enc_first = n_first * min_time(a.repeats, [&] {
                   B::spmm<float>(1.f, w1.cview(), batch.input_view(), 0.f, y1.view());
-                  B::spmm_grad<float>(1.f, y1.cview(), batch.input_view(), dw1.view());
+                  B::spmm_grad<float>(1.f, y1.cview(), batch.input_view(), dw1.view(), /*accumulate=*/false);
                 });
   // The small layers: encoder latent head, decoder hidden layer(s); GMVAE also its q(y|x) head.
   std::vector<DenseGemms> small;
